@@ -1,0 +1,210 @@
+//! The health gate's `UserParameters`: JSON, or a plain comma-separated list of regions.
+
+use serde::Deserialize;
+use tollgate::pipeline_job::{ParamsError, parse_user_parameters};
+
+/// What to do when the AWS Health API cannot be used (no Business/Enterprise support plan).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WhenUnavailable {
+    #[default]
+    Fail,
+    Pass,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawParams {
+    regions: Option<Vec<String>>,
+    services: Option<Vec<String>>,
+    #[serde(default)]
+    alarms: Vec<String>,
+    #[serde(default)]
+    alarm_prefixes: Vec<String>,
+    #[serde(default)]
+    when_health_unavailable: WhenUnavailable,
+}
+
+/// The health gate's settings for one job, defaults applied and validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateParams {
+    /// Regions whose open issues block the deployment (global events always count).
+    pub regions: Vec<String>,
+    /// AWS Health service codes (upper case) to watch; `None` watches every service.
+    pub services: Option<Vec<String>>,
+    pub alarms: Vec<String>,
+    pub alarm_prefixes: Vec<String>,
+    pub when_health_unavailable: WhenUnavailable,
+}
+
+/// Parses `UserParameters`. `default_region` is the function's own region, used when none is given.
+pub fn parse(raw: Option<&str>, default_region: &str) -> Result<GateParams, ParamsError> {
+    let text = raw.map(str::trim).unwrap_or("");
+    let raw = if text.is_empty() || text.starts_with('{') {
+        parse_user_parameters::<RawParams>(Some(text))?
+    } else {
+        RawParams {
+            regions: Some(text.split(',').map(|r| r.trim().to_string()).collect()),
+            ..RawParams::default()
+        }
+    };
+    let regions = match raw.regions {
+        None => vec![default_region.to_string()],
+        Some(list) if list.is_empty() => {
+            return Err(ParamsError(
+                "`regions` is empty; list at least one region or leave it out to check this function's region".into(),
+            ));
+        }
+        Some(list) => list,
+    };
+    for region in &regions {
+        if !is_region(region) {
+            return Err(ParamsError(format!(
+                "{region:?} is not an AWS region name (expected a JSON object, or regions like \"us-east-1,eu-west-1\")"
+            )));
+        }
+    }
+    let services = match raw.services {
+        Some(list) if list.is_empty() => None,
+        Some(list) => {
+            let mut codes = Vec::with_capacity(list.len());
+            for service in list {
+                let code = service.trim().to_ascii_uppercase();
+                if code.is_empty()
+                    || !code
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                {
+                    return Err(ParamsError(format!(
+                        "{service:?} is not an AWS Health service code (e.g. \"LAMBDA\", \"DYNAMODB\")"
+                    )));
+                }
+                codes.push(code);
+            }
+            Some(codes)
+        }
+        None => None,
+    };
+    if let Some(blank) = raw
+        .alarms
+        .iter()
+        .chain(&raw.alarm_prefixes)
+        .find(|a| a.trim().is_empty())
+    {
+        return Err(ParamsError(format!(
+            "alarm names and prefixes cannot be blank (got {blank:?})"
+        )));
+    }
+    Ok(GateParams {
+        regions,
+        services,
+        alarms: raw.alarms,
+        alarm_prefixes: raw.alarm_prefixes,
+        when_health_unavailable: raw.when_health_unavailable,
+    })
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, ...
+fn is_region(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty())
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_parameters_check_the_functions_region_with_all_services_and_fail_closed() {
+        let p = parse(None, "eu-west-1").unwrap();
+        assert_eq!(p.regions, vec!["eu-west-1"]);
+        assert_eq!(p.services, None);
+        assert!(p.alarms.is_empty() && p.alarm_prefixes.is_empty());
+        assert_eq!(p.when_health_unavailable, WhenUnavailable::Fail);
+    }
+
+    #[test]
+    fn json_parameters_are_read_and_services_upper_cased() {
+        let p = parse(
+            Some(r#"{"regions":["us-east-1","eu-west-1"],"services":["lambda","DYNAMODB"],"alarms":["api-5xx"],"alarmPrefixes":["prod-"],"whenHealthUnavailable":"pass"}"#),
+            "eu-west-1",
+        )
+        .unwrap();
+        assert_eq!(p.regions, vec!["us-east-1", "eu-west-1"]);
+        assert_eq!(
+            p.services,
+            Some(vec!["LAMBDA".to_string(), "DYNAMODB".to_string()])
+        );
+        assert_eq!(p.alarms, vec!["api-5xx"]);
+        assert_eq!(p.alarm_prefixes, vec!["prod-"]);
+        assert_eq!(p.when_health_unavailable, WhenUnavailable::Pass);
+    }
+
+    #[test]
+    fn plain_comma_separated_regions_are_accepted_like_the_aws_sample() {
+        let p = parse(Some(" us-east-1, eu-west-1 "), "ap-south-1").unwrap();
+        assert_eq!(p.regions, vec!["us-east-1", "eu-west-1"]);
+    }
+
+    #[test]
+    fn unknown_field_is_named_in_the_error() {
+        let err = parse(Some(r#"{"region":"us-east-1"}"#), "eu-west-1").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("UserParameters: unknown field `region`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn bad_json_says_userparameters() {
+        let err = parse(Some(r#"{"regions": ["us-east-1"]"#), "eu-west-1").unwrap_err();
+        assert!(err.to_string().starts_with("UserParameters: "), "{err}");
+    }
+
+    #[test]
+    fn bad_policy_value_lists_the_allowed_ones() {
+        let err = parse(Some(r#"{"whenHealthUnavailable":"maybe"}"#), "eu-west-1").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("`fail`") && text.contains("`pass`"), "{text}");
+    }
+
+    #[test]
+    fn non_region_text_is_rejected_with_the_expected_forms() {
+        let err = parse(Some("production"), "eu-west-1").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("\"production\" is not an AWS region"),
+            "{err}"
+        );
+        assert!(parse(Some(r#"{"regions":["US-EAST-1"]}"#), "eu-west-1").is_err());
+        assert!(parse(Some(r#"{"regions":[]}"#), "eu-west-1").is_err());
+    }
+
+    #[test]
+    fn region_names_of_every_partition_are_recognised() {
+        for r in [
+            "us-east-1",
+            "eu-central-2",
+            "us-gov-west-1",
+            "cn-north-1",
+            "ap-southeast-5",
+        ] {
+            assert!(is_region(r), "{r}");
+        }
+        for r in ["global", "us-east", "us-east-1a", "-1", "us--1"] {
+            assert!(!is_region(r), "{r}");
+        }
+    }
+
+    #[test]
+    fn blank_alarm_names_and_bad_service_codes_are_rejected() {
+        assert!(parse(Some(r#"{"alarms":[" "]}"#), "eu-west-1").is_err());
+        assert!(parse(Some(r#"{"services":["LAMBDA; DROP"]}"#), "eu-west-1").is_err());
+    }
+}

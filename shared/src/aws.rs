@@ -1,0 +1,68 @@
+//! One place that loads the AWS SDK configuration every function shares.
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig, retry::RetryConfig};
+
+use crate::config::{ConfigError, Env, parsed_or};
+
+/// Attempts per AWS call (first try plus retries) unless `TOLLGATE_MAX_ATTEMPTS` says otherwise.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 4;
+
+/// Retry policy for AWS calls: standard mode (throttling, 5xx and transient network errors are
+/// retried with exponential backoff and jitter), `TOLLGATE_MAX_ATTEMPTS` attempts in all.
+pub fn retry_config(env: &impl Env) -> Result<RetryConfig, ConfigError> {
+    let attempts = parsed_or(env, "TOLLGATE_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)?;
+    if attempts == 0 {
+        return Err(ConfigError::Invalid {
+            name: "TOLLGATE_MAX_ATTEMPTS".into(),
+            value: "0".into(),
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(RetryConfig::standard()
+        .with_max_attempts(attempts)
+        .with_initial_backoff(Duration::from_millis(200))
+        .with_max_backoff(Duration::from_secs(5)))
+}
+
+/// Loads region, credentials and endpoint (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`) the
+/// way every AWS SDK does, with Tollgate's retry policy.
+pub async fn load(env: &impl Env) -> Result<SdkConfig, ConfigError> {
+    let retry = retry_config(env)?;
+    Ok(aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry)
+        .load()
+        .await)
+}
+
+/// Formats an SDK error with its whole cause chain (error code and message included), for
+/// messages shown to people.
+pub fn error_text(err: &(dyn std::error::Error + 'static)) -> String {
+    aws_smithy_types::error::display::DisplayErrorContext(err).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_attempts_default_and_override() {
+        assert_eq!(
+            retry_config(&[]).unwrap().max_attempts(),
+            DEFAULT_MAX_ATTEMPTS
+        );
+        assert_eq!(
+            retry_config(&[("TOLLGATE_MAX_ATTEMPTS", "2")])
+                .unwrap()
+                .max_attempts(),
+            2
+        );
+    }
+
+    #[test]
+    fn zero_attempts_is_rejected_with_the_variable_name() {
+        let err = retry_config(&[("TOLLGATE_MAX_ATTEMPTS", "0")]).unwrap_err();
+        assert!(err.to_string().contains("TOLLGATE_MAX_ATTEMPTS"));
+    }
+}

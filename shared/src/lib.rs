@@ -1,0 +1,8 @@
+//! Tollgate's shared library: configuration, the CodePipeline job contract, state, and telemetry.
+
+pub mod aws;
+pub mod config;
+pub mod pipeline_job;
+pub mod state;
+pub mod telemetry;
+pub mod text;

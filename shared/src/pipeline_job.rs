@@ -1,0 +1,405 @@
+//! The CodePipeline job contract: parse the job, its `UserParameters`, and report exactly once.
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use aws_sdk_codepipeline::error::SdkError;
+use aws_sdk_codepipeline::operation::put_job_failure_result::PutJobFailureResultError;
+use aws_sdk_codepipeline::operation::put_job_success_result::PutJobSuccessResultError;
+use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
+use futures_util::FutureExt;
+use lambda_runtime::Diagnostic;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::aws::error_text;
+use crate::text::truncate_chars;
+
+/// AWS's limit on `failureDetails.message` (PutJobFailureResult).
+pub const FAILURE_MESSAGE_MAX_CHARS: usize = 5000;
+/// AWS's limit on `executionDetails.summary` (PutJobSuccessResult).
+pub const SUMMARY_MAX_CHARS: usize = 2048;
+/// Time kept back from the Lambda deadline so a timed-out job can still be reported.
+pub const REPORT_MARGIN: Duration = Duration::from_secs(5);
+
+/// The parts of a CodePipeline job Tollgate uses. The job's `artifactCredentials` are dropped
+/// at parse time, so they can never be logged or leak into a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: String,
+    pub account_id: Option<String>,
+    pub user_parameters: Option<String>,
+    pub continuation_token: Option<String>,
+}
+
+/// Why an invocation payload is not a usable CodePipeline job.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum JobEventError {
+    #[error("the event has no CodePipeline.job.id, so no pipeline job can be reported")]
+    NoJobId,
+    #[error("the CodePipeline job event is malformed: {0}")]
+    Malformed(String),
+}
+
+/// Returns the job id of a CodePipeline job event, if it has one, without parsing the rest.
+pub fn job_id(event: &Value) -> Option<&str> {
+    event
+        .get("CodePipeline.job")?
+        .get("id")?
+        .as_str()
+        .filter(|id| !id.is_empty())
+}
+
+impl Job {
+    /// Parses a `CodePipeline.job` invocation payload (the documented shape, via `aws_lambda_events`).
+    pub fn from_event(event: &Value) -> Result<Job, JobEventError> {
+        let id = job_id(event).ok_or(JobEventError::NoJobId)?.to_string();
+        let parsed: aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent =
+            serde_json::from_value(event.clone())
+                .map_err(|e| JobEventError::Malformed(e.to_string()))?;
+        let job = parsed.code_pipeline_job;
+        Ok(Job {
+            id,
+            account_id: job.account_id,
+            user_parameters: job.data.action_configuration.configuration.user_parameters,
+            continuation_token: job.data.continuation_token,
+        })
+    }
+}
+
+/// `UserParameters` that could not be read into the function's parameter type.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("UserParameters: {0}")]
+pub struct ParamsError(pub String);
+
+/// Parses `UserParameters` JSON into `T`. Absent or blank parameters parse as `{}`, so a type
+/// whose fields are all optional gets its defaults and a type with a required field names it
+/// ("UserParameters: missing field `stacks`").
+pub fn parse_user_parameters<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, ParamsError> {
+    let text = raw.map(str::trim).filter(|t| !t.is_empty()).unwrap_or("{}");
+    serde_json::from_str(text).map_err(|e| ParamsError(e.to_string()))
+}
+
+/// Which `FailureDetails.type` to report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The check ran and said no (or could not run).
+    JobFailed,
+    /// The action is set up wrongly (bad `UserParameters`, missing settings).
+    ConfigurationError,
+    /// Tollgate lacks a permission it needs.
+    PermissionError,
+}
+
+/// What a job handler decided. Handlers return this; only [`run_job`] talks to CodePipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    Success {
+        summary: String,
+        output_variables: BTreeMap<String, String>,
+    },
+    Failure {
+        kind: FailureKind,
+        message: String,
+    },
+    /// Ask CodePipeline to invoke the action again with this continuation token.
+    Continue {
+        token: String,
+        summary: String,
+    },
+}
+
+impl JobOutcome {
+    pub fn failed(message: impl Into<String>) -> Self {
+        JobOutcome::Failure {
+            kind: FailureKind::JobFailed,
+            message: message.into(),
+        }
+    }
+
+    pub fn misconfigured(message: impl Into<String>) -> Self {
+        JobOutcome::Failure {
+            kind: FailureKind::ConfigurationError,
+            message: message.into(),
+        }
+    }
+
+    /// A short word for logs and the invocation response.
+    pub fn label(&self) -> &'static str {
+        match self {
+            JobOutcome::Success { .. } => "succeeded",
+            JobOutcome::Failure { .. } => "failed",
+            JobOutcome::Continue { .. } => "continued",
+        }
+    }
+}
+
+/// Why a result could not be reported.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ReportError {
+    /// CodePipeline already has a result for this job (a duplicate delivery): nothing to do.
+    #[error("job {0} already has a result")]
+    AlreadyFinished(String),
+    #[error("job {0} was not found by CodePipeline")]
+    JobNotFound(String),
+    #[error("reporting job {job_id} failed: {message}")]
+    Sdk { job_id: String, message: String },
+}
+
+/// Sends a job's terminal result to CodePipeline.
+pub trait JobReporter: Send + Sync {
+    fn report(
+        &self,
+        job_id: &str,
+        outcome: &JobOutcome,
+    ) -> impl Future<Output = Result<(), ReportError>> + Send;
+}
+
+/// The production [`JobReporter`]: PutJobSuccessResult / PutJobFailureResult.
+#[derive(Debug, Clone)]
+pub struct CodePipelineReporter {
+    client: aws_sdk_codepipeline::Client,
+}
+
+impl CodePipelineReporter {
+    pub fn new(client: aws_sdk_codepipeline::Client) -> Self {
+        Self { client }
+    }
+}
+
+fn report_error<E>(
+    job_id: &str,
+    err: SdkError<E>,
+    already: impl Fn(&E) -> Option<bool>,
+) -> ReportError
+where
+    E: std::error::Error + 'static,
+{
+    match err.as_service_error().and_then(&already) {
+        Some(true) => ReportError::AlreadyFinished(job_id.to_string()),
+        Some(false) => ReportError::JobNotFound(job_id.to_string()),
+        None => ReportError::Sdk {
+            job_id: job_id.to_string(),
+            message: error_text(&err),
+        },
+    }
+}
+
+impl JobReporter for CodePipelineReporter {
+    async fn report(&self, job_id: &str, outcome: &JobOutcome) -> Result<(), ReportError> {
+        match outcome {
+            JobOutcome::Success {
+                summary,
+                output_variables,
+            } => {
+                let details = ExecutionDetails::builder()
+                    .summary(truncate_chars(summary, SUMMARY_MAX_CHARS))
+                    .percent_complete(100)
+                    .build();
+                self.client
+                    .put_job_success_result()
+                    .job_id(job_id)
+                    .execution_details(details)
+                    .set_output_variables(
+                        (!output_variables.is_empty())
+                            .then(|| output_variables.clone().into_iter().collect()),
+                    )
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| report_error(job_id, e, success_state))
+            }
+            JobOutcome::Continue { token, summary } => self
+                .client
+                .put_job_success_result()
+                .job_id(job_id)
+                .continuation_token(token)
+                .execution_details(
+                    ExecutionDetails::builder()
+                        .summary(truncate_chars(summary, SUMMARY_MAX_CHARS))
+                        .build(),
+                )
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| report_error(job_id, e, success_state)),
+            JobOutcome::Failure { kind, message } => {
+                let details = FailureDetails::builder()
+                    .r#type(match kind {
+                        FailureKind::JobFailed => FailureType::JobFailed,
+                        FailureKind::ConfigurationError => FailureType::ConfigurationError,
+                        FailureKind::PermissionError => FailureType::PermissionError,
+                    })
+                    .message(truncate_chars(message, FAILURE_MESSAGE_MAX_CHARS))
+                    .build()
+                    .map_err(|e| ReportError::Sdk {
+                        job_id: job_id.to_string(),
+                        message: e.to_string(),
+                    })?;
+                self.client
+                    .put_job_failure_result()
+                    .job_id(job_id)
+                    .failure_details(details)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| report_error(job_id, e, failure_state))
+            }
+        }
+    }
+}
+
+/// `Some(true)`: already finished; `Some(false)`: unknown job; `None`: anything else.
+fn success_state(e: &PutJobSuccessResultError) -> Option<bool> {
+    match e {
+        PutJobSuccessResultError::InvalidJobStateException(_) => Some(true),
+        PutJobSuccessResultError::JobNotFoundException(_) => Some(false),
+        _ => None,
+    }
+}
+
+fn failure_state(e: &PutJobFailureResultError) -> Option<bool> {
+    match e {
+        PutJobFailureResultError::InvalidJobStateException(_) => Some(true),
+        PutJobFailureResultError::JobNotFoundException(_) => Some(false),
+        _ => None,
+    }
+}
+
+/// What [`run_job`] did with one invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reported {
+    pub job_id: String,
+    pub outcome: JobOutcome,
+    /// False when CodePipeline already had a result (a duplicate delivery).
+    pub first_result: bool,
+}
+
+impl Reported {
+    /// The small JSON document a job invocation returns (for logs and local runs).
+    pub fn to_response(&self) -> Value {
+        serde_json::json!({
+            "jobId": self.job_id,
+            "result": self.outcome.label(),
+            "duplicate": !self.first_result,
+        })
+    }
+}
+
+/// The invocation could not end in a reported result. Returned to Lambda as an error, so the
+/// asynchronous invocation is retried and the failure shows in the function's `Errors` metric.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum JobError {
+    #[error(transparent)]
+    Event(#[from] JobEventError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+}
+
+impl From<JobError> for Diagnostic {
+    fn from(err: JobError) -> Self {
+        let error_type = match &err {
+            JobError::Event(_) => "Tollgate.InvalidJobEvent",
+            JobError::Report(_) => "Tollgate.JobReportFailed",
+        };
+        Diagnostic {
+            error_type: error_type.to_string(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+/// Time left before a Lambda deadline (epoch milliseconds, as in `Context::deadline`), less
+/// [`REPORT_MARGIN`]. `None` when there is no deadline (0, as in local tests).
+pub fn time_left(deadline_ms: u64, now_ms: u64) -> Option<Duration> {
+    (deadline_ms != 0).then(|| {
+        Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(REPORT_MARGIN)
+    })
+}
+
+/// Runs one CodePipeline job and reports exactly one result for it, whatever happens:
+/// a malformed event, an error, a panic or running out of time all become a failure result.
+/// The result is sent once; CodePipeline answering that the job already has a result
+/// (a duplicate delivery) counts as done.
+pub async fn run_job<R, F, Fut, E>(
+    reporter: &R,
+    event: &Value,
+    budget: Option<Duration>,
+    work: F,
+) -> Result<Reported, JobError>
+where
+    R: JobReporter,
+    F: FnOnce(Job) -> Fut,
+    Fut: Future<Output = Result<JobOutcome, E>>,
+    E: Display,
+{
+    let job_id = job_id(event).ok_or(JobEventError::NoJobId)?.to_string();
+    let outcome = match Job::from_event(event) {
+        Err(e) => JobOutcome::misconfigured(format!(
+            "{e}. Tollgate expects the payload CodePipeline sends to a Lambda invoke action."
+        )),
+        Ok(job) => run_guarded(budget, work(job)).await,
+    };
+    match &outcome {
+        JobOutcome::Failure { message, .. } => {
+            tracing::warn!(job_id = %job_id, %message, "job failed")
+        }
+        other => tracing::info!(job_id = %job_id, result = other.label(), "job decided"),
+    }
+    let first_result = match reporter.report(&job_id, &outcome).await {
+        Ok(()) => true,
+        Err(ReportError::AlreadyFinished(_)) => {
+            tracing::info!(job_id = %job_id, "job already had a result; duplicate delivery ignored");
+            false
+        }
+        Err(e) => {
+            tracing::error!(job_id = %job_id, error = %e, "could not report the job result; Lambda will retry the invocation");
+            return Err(e.into());
+        }
+    };
+    Ok(Reported {
+        job_id,
+        outcome,
+        first_result,
+    })
+}
+
+async fn run_guarded<Fut, E>(budget: Option<Duration>, work: Fut) -> JobOutcome
+where
+    Fut: Future<Output = Result<JobOutcome, E>>,
+    E: Display,
+{
+    let guarded = AssertUnwindSafe(work).catch_unwind();
+    let finished = match budget {
+        Some(limit) => match tokio::time::timeout(limit, guarded).await {
+            Ok(result) => result,
+            Err(_) => {
+                return JobOutcome::failed(format!(
+                    "Tollgate ran out of time after {}s before the check finished (AWS calls were slow or throttled). \
+                     Retry the stage; if it keeps happening, raise the function's Timeout in template.yaml.",
+                    limit.as_secs()
+                ));
+            }
+        },
+        None => guarded.await,
+    };
+    match finished {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(e)) => JobOutcome::failed(e.to_string()),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            tracing::error!(panic = %what, "job handler panicked");
+            JobOutcome::failed(
+                "Tollgate hit an internal error (a bug) while checking this job; see the function's CloudWatch logs. \
+                 Retry the stage, and report the log line to the Tollgate maintainers.",
+            )
+        }
+    }
+}

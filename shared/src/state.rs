@@ -1,0 +1,317 @@
+//! The state store: one DynamoDB table (`pk`/`sk`, TTL attribute `expires_at`) with conditional writes.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::Value;
+
+use crate::aws::error_text;
+
+/// The TTL attribute DynamoDB expires items by (epoch seconds).
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+/// One item of the state table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub pk: String,
+    pub sk: String,
+    /// The item's lifecycle state (`PENDING`, `APPROVED`, ...), for conditional transitions.
+    pub state: Option<String>,
+    /// Free-form JSON payload.
+    pub data: Value,
+    /// When DynamoDB may delete the item (epoch seconds).
+    pub expires_at: Option<i64>,
+}
+
+impl Record {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Record {
+            pk: pk.into(),
+            sk: sk.into(),
+            state: None,
+            data: Value::Null,
+            expires_at: None,
+        }
+    }
+
+    pub fn with_state(mut self, state: impl Into<String>) -> Self {
+        self.state = Some(state.into());
+        self
+    }
+
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = data;
+        self
+    }
+
+    /// Expire `ttl` after `now`.
+    pub fn expiring_after(mut self, now: SystemTime, ttl: Duration) -> Self {
+        self.expires_at = Some(epoch_seconds(now + ttl));
+        self
+    }
+}
+
+/// Seconds since the Unix epoch (0 for times before it).
+pub fn epoch_seconds(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// State store failures; the first two are the expected outcomes of a conditional write.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StateError {
+    #[error("{pk}/{sk} already exists")]
+    AlreadyExists { pk: String, sk: String },
+    #[error("{pk}/{sk} cannot move from {from} to {to}: it is {}", current.as_deref().unwrap_or("absent"))]
+    TransitionNotAllowed {
+        pk: String,
+        sk: String,
+        from: String,
+        to: String,
+        current: Option<String>,
+    },
+    #[error("state item {pk}/{sk} is corrupt: {reason}")]
+    Corrupt {
+        pk: String,
+        sk: String,
+        reason: String,
+    },
+    #[error("state table call failed: {0}")]
+    Sdk(String),
+}
+
+/// What Tollgate needs from its state table.
+pub trait StateStore: Send + Sync {
+    /// Writes `record` only if no item has its key.
+    fn create(&self, record: &Record) -> impl Future<Output = Result<(), StateError>> + Send;
+    /// Moves an item from state `from` to state `to` (optionally replacing its data), only if it
+    /// is in `from` now.
+    fn transition(
+        &self,
+        pk: &str,
+        sk: &str,
+        from: &str,
+        to: &str,
+        data: Option<&Value>,
+    ) -> impl Future<Output = Result<(), StateError>> + Send;
+    fn get(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> impl Future<Output = Result<Option<Record>, StateError>> + Send;
+    /// Every item under `pk`, in `sk` order.
+    fn query(&self, pk: &str) -> impl Future<Output = Result<Vec<Record>, StateError>> + Send;
+}
+
+/// Records `event_id` as seen. Returns true on its first delivery, false on a duplicate.
+pub async fn first_delivery(
+    store: &impl StateStore,
+    event_id: &str,
+    now: SystemTime,
+    ttl: Duration,
+) -> Result<bool, StateError> {
+    let record = Record::new(format!("EVENT#{event_id}"), "EVENT").expiring_after(now, ttl);
+    match store.create(&record).await {
+        Ok(()) => Ok(true),
+        Err(StateError::AlreadyExists { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The production [`StateStore`] on DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoStateStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoStateStore {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+fn sdk_error<E: std::error::Error + 'static>(err: SdkError<E>) -> StateError {
+    StateError::Sdk(error_text(&err))
+}
+
+fn is_condition_failure<E>(err: &SdkError<E>) -> bool
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+fn to_item(record: &Record) -> HashMap<String, AttributeValue> {
+    let mut item = HashMap::from([
+        ("pk".to_string(), AttributeValue::S(record.pk.clone())),
+        ("sk".to_string(), AttributeValue::S(record.sk.clone())),
+    ]);
+    if let Some(state) = &record.state {
+        item.insert("state".into(), AttributeValue::S(state.clone()));
+    }
+    if !record.data.is_null() {
+        item.insert("data".into(), AttributeValue::S(record.data.to_string()));
+    }
+    if let Some(expires) = record.expires_at {
+        item.insert(TTL_ATTRIBUTE.into(), AttributeValue::N(expires.to_string()));
+    }
+    item
+}
+
+fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Record, StateError> {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let pk = text("pk").unwrap_or_default();
+    let sk = text("sk").unwrap_or_default();
+    let corrupt = |reason: String| StateError::Corrupt {
+        pk: pk.clone(),
+        sk: sk.clone(),
+        reason,
+    };
+    let data = match text("data") {
+        Some(json) => serde_json::from_str(&json).map_err(|e| corrupt(format!("data: {e}")))?,
+        None => Value::Null,
+    };
+    let expires_at = match item.get(TTL_ATTRIBUTE).map(|v| v.as_n()) {
+        None => None,
+        Some(Ok(n)) => Some(
+            n.parse()
+                .map_err(|e| corrupt(format!("{TTL_ATTRIBUTE}: {e}")))?,
+        ),
+        Some(Err(_)) => return Err(corrupt(format!("{TTL_ATTRIBUTE} is not a number"))),
+    };
+    Ok(Record {
+        state: text("state"),
+        data,
+        expires_at,
+        pk,
+        sk,
+    })
+}
+
+impl StateStore for DynamoStateStore {
+    async fn create(&self, record: &Record) -> Result<(), StateError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(record)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StateError::AlreadyExists {
+                pk: record.pk.clone(),
+                sk: record.sk.clone(),
+            }),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn transition(
+        &self,
+        pk: &str,
+        sk: &str,
+        from: &str,
+        to: &str,
+        data: Option<&Value>,
+    ) -> Result<(), StateError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_string()))
+            .key("sk", AttributeValue::S(sk.to_string()))
+            .condition_expression("#state = :from")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":from", AttributeValue::S(from.to_string()))
+            .expression_attribute_values(":to", AttributeValue::S(to.to_string()));
+        update = match data {
+            Some(data) => update
+                .update_expression("SET #state = :to, #data = :data")
+                .expression_attribute_names("#data", "data")
+                .expression_attribute_values(":data", AttributeValue::S(data.to_string())),
+            None => update.update_expression("SET #state = :to"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => {
+                let current = self.get(pk, sk).await?.and_then(|r| r.state);
+                Err(StateError::TransitionNotAllowed {
+                    pk: pk.to_string(),
+                    sk: sk.to_string(),
+                    from: from.to_string(),
+                    to: to.to_string(),
+                    current,
+                })
+            }
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Record>, StateError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_string()))
+            .key("sk", AttributeValue::S(sk.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item().map(from_item).transpose()
+    }
+
+    async fn query(&self, pk: &str) -> Result<Vec<Record>, StateError> {
+        let mut records = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for item in page.map_err(sdk_error)?.items() {
+                records.push(from_item(item)?);
+            }
+        }
+        Ok(records)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trips_through_a_dynamodb_item() {
+        let record = Record::new("JOB#1", "DRIFT#a")
+            .with_state("PENDING")
+            .with_data(serde_json::json!({"stacks": ["app"]}))
+            .expiring_after(UNIX_EPOCH, Duration::from_secs(3600));
+        let item = to_item(&record);
+        assert_eq!(item[TTL_ATTRIBUTE], AttributeValue::N("3600".into()));
+        assert_eq!(from_item(&item).unwrap(), record);
+    }
+
+    #[test]
+    fn corrupt_data_is_reported_not_panicked_on() {
+        let mut item = to_item(&Record::new("A", "B"));
+        item.insert("data".into(), AttributeValue::S("{not json".into()));
+        assert!(matches!(from_item(&item), Err(StateError::Corrupt { .. })));
+    }
+}
