@@ -6,3 +6,5 @@ pub mod pipeline_job;
 pub mod state;
 pub mod telemetry;
 pub mod text;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

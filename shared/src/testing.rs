@@ -1,0 +1,48 @@
+//! Test helpers shared by the workspace's tests: AWS-shaped HTTP errors and job events.
+
+pub use aws_smithy_runtime_api::http::Response as HttpResponse;
+use aws_smithy_runtime_api::http::{Response, StatusCode};
+use aws_smithy_types::body::SdkBody;
+use serde_json::{Value, json};
+
+/// An error response as AWS's JSON-protocol services (awsJson1_1: CodePipeline, Health,
+/// DynamoDB) send it: an HTTP status, `x-amzn-ErrorType`, and `{"__type", "message"}`.
+pub fn aws_json_error(status: u16, error_type: &str, message: &str) -> Response {
+    let body = json!({ "__type": error_type, "message": message }).to_string();
+    let mut response = Response::new(
+        StatusCode::try_from(status).unwrap_or_else(|_| StatusCode::try_from(500).expect("500 is a status")),
+        SdkBody::from(body),
+    );
+    response
+        .headers_mut()
+        .insert("x-amzn-ErrorType", error_type.to_string());
+    response
+        .headers_mut()
+        .insert("Content-Type", "application/x-amz-json-1.1");
+    response
+}
+
+/// A CodePipeline Invoke action event, shaped as AWS documents it, with fake artifact credentials.
+pub fn job_event(job_id: &str, user_parameters: Option<&str>) -> Value {
+    let mut configuration = json!({ "FunctionName": "tollgate-test" });
+    if let Some(params) = user_parameters {
+        configuration["UserParameters"] = json!(params);
+    }
+    json!({
+        "CodePipeline.job": {
+            "id": job_id,
+            "accountId": "111111111111",
+            "data": {
+                "actionConfiguration": { "configuration": configuration },
+                "inputArtifacts": [],
+                "outputArtifacts": [],
+                "artifactCredentials": {
+                    "accessKeyId": "AKIAIOSFODNN7EXAMPLE",
+                    "secretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                    "sessionToken": "FwoGZXIvYXdzEXAMPLESESSIONTOKEN",
+                    "expirationTime": 1_700_000_000_000u64
+                }
+            }
+        }
+    })
+}
