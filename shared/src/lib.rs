@@ -5,6 +5,6 @@ pub mod config;
 pub mod pipeline_job;
 pub mod state;
 pub mod telemetry;
-pub mod text;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod text;

@@ -312,6 +312,47 @@ impl From<JobError> for Diagnostic {
     }
 }
 
+/// The handler a function runs when its configuration is broken: every job it receives fails
+/// at once with `problem` (which names the variable to fix), rather than waiting for
+/// CodePipeline's action timeout.
+pub async fn fail_misconfigured<R: JobReporter>(
+    reporter: &R,
+    problem: &str,
+    event: &Value,
+) -> Result<Reported, JobError> {
+    run_job(reporter, event, None, |_| async {
+        Ok::<_, std::convert::Infallible>(JobOutcome::misconfigured(format!(
+            "Tollgate cannot start: {problem}. Fix the function's configuration and retry the stage."
+        )))
+    })
+    .await
+}
+
+/// A reporter built from the default AWS configuration, for [`fail_misconfigured`] when
+/// Tollgate's own settings could not be read.
+pub async fn fallback_reporter() -> CodePipelineReporter {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    CodePipelineReporter::new(aws_sdk_codepipeline::Client::new(&sdk))
+}
+
+/// Runs the Lambda runtime with a handler that fails every job with `problem`: what a job
+/// function's `main` runs when its configuration cannot be loaded, so no job is left waiting.
+pub async fn serve_misconfigured(problem: String) -> Result<(), lambda_runtime::Error> {
+    tracing::error!(%problem, "configuration is broken; every job fails until it is fixed");
+    let reporter = fallback_reporter().await;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        |event: lambda_runtime::LambdaEvent<Value>| {
+            let (reporter, problem) = (&reporter, &problem);
+            async move {
+                fail_misconfigured(reporter, problem, &event.payload)
+                    .await
+                    .map(|r| r.to_response())
+            }
+        },
+    ))
+    .await
+}
+
 /// Time left before a Lambda deadline (epoch milliseconds, as in `Context::deadline`), less
 /// [`REPORT_MARGIN`]. `None` when there is no deadline (0, as in local tests).
 pub fn time_left(deadline_ms: u64, now_ms: u64) -> Option<Duration> {

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 pub fn aws_json_error(status: u16, error_type: &str, message: &str) -> Response {
     let body = json!({ "__type": error_type, "message": message }).to_string();
     let mut response = Response::new(
-        StatusCode::try_from(status).unwrap_or_else(|_| StatusCode::try_from(500).expect("500 is a status")),
+        StatusCode::try_from(status)
+            .unwrap_or_else(|_| StatusCode::try_from(500).expect("500 is a status")),
         SdkBody::from(body),
     );
     response

@@ -170,9 +170,14 @@ async fn bad_json_user_parameters_fail_the_job_as_a_configuration_error() {
 #[tokio::test]
 async fn missing_field_is_named_in_the_failure_message() {
     let p = Pipeline::accepting();
-    run_job(&p.reporter, &job_event("job-missing", Some("{}")), None, parse_stacks)
-        .await
-        .unwrap();
+    run_job(
+        &p.reporter,
+        &job_event("job-missing", Some("{}")),
+        None,
+        parse_stacks,
+    )
+    .await
+    .unwrap();
     let (_, message) = p.only_failure();
     assert!(
         message.starts_with("UserParameters: missing field `stacks`"),
@@ -322,7 +327,9 @@ async fn unknown_job_is_returned_as_an_error() {
     .await;
     assert_eq!(
         result,
-        Err(JobError::Report(ReportError::JobNotFound("job-gone".into())))
+        Err(JobError::Report(ReportError::JobNotFound(
+            "job-gone".into()
+        )))
     );
 }
 
@@ -341,7 +348,8 @@ async fn event_without_a_job_id_reports_nothing_and_errors() {
 #[tokio::test]
 async fn malformed_job_event_fails_the_job_without_running_the_handler() {
     let p = Pipeline::accepting();
-    let event: Value = json!({"CodePipeline.job": {"id": "job-malformed", "data": "not an object"}});
+    let event: Value =
+        json!({"CodePipeline.job": {"id": "job-malformed", "data": "not an object"}});
     run_job(&p.reporter, &event, None, |_| async {
         Err::<JobOutcome, _>("handler must not run")
     })
@@ -367,5 +375,20 @@ async fn continuation_sends_success_with_the_token() {
     assert_eq!(
         p.successes.lock().unwrap()[0].continuation_token(),
         Some("drift:abc")
+    );
+}
+
+#[tokio::test]
+async fn broken_configuration_fails_each_job_naming_the_variable() {
+    let p = Pipeline::accepting();
+    let problem = "environment variable TOLLGATE_MAX_ATTEMPTS=\"lots\" is invalid";
+    tollgate::pipeline_job::fail_misconfigured(&p.reporter, problem, &job_event("job-cfg", None))
+        .await
+        .unwrap();
+    let (kind, message) = p.only_failure();
+    assert_eq!(kind, FailureType::ConfigurationError);
+    assert!(
+        message.contains("TOLLGATE_MAX_ATTEMPTS=\"lots\""),
+        "{message}"
     );
 }

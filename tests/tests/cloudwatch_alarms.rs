@@ -4,7 +4,11 @@ use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
 use health_gate::alarms::{AlarmStates, CloudWatchAlarms};
 use tollgate_tests::{moto_config, unique};
 
-async fn put_alarm(client: &aws_sdk_cloudwatch::Client, name: &str, state: Option<(&str, StateValue)>) {
+async fn put_alarm(
+    client: &aws_sdk_cloudwatch::Client,
+    name: &str,
+    state: Option<(&str, StateValue)>,
+) {
     client
         .put_metric_alarm()
         .alarm_name(name)
@@ -35,8 +39,18 @@ async fn named_alarm_in_alarm_is_reported_with_its_reason_and_ok_alarms_are_not(
     let client = aws_sdk_cloudwatch::Client::new(&moto_config().await);
     let firing = unique("api-5xx");
     let quiet = unique("api-latency");
-    put_alarm(&client, &firing, Some(("Threshold Crossed: 12 > 5", StateValue::Alarm))).await;
-    put_alarm(&client, &quiet, Some(("Threshold not crossed", StateValue::Ok))).await;
+    put_alarm(
+        &client,
+        &firing,
+        Some(("Threshold Crossed: 12 > 5", StateValue::Alarm)),
+    )
+    .await;
+    put_alarm(
+        &client,
+        &quiet,
+        Some(("Threshold not crossed", StateValue::Ok)),
+    )
+    .await;
 
     let reading = CloudWatchAlarms::new(client)
         .check(&[firing.clone(), quiet.clone()], &[])
@@ -54,7 +68,10 @@ async fn unknown_alarm_name_is_reported_missing() {
     let known = unique("known");
     put_alarm(&client, &known, None).await;
     let typo = unique("typo");
-    let reading = CloudWatchAlarms::new(client).check(&[known, typo.clone()], &[]).await.unwrap();
+    let reading = CloudWatchAlarms::new(client)
+        .check(&[known, typo.clone()], &[])
+        .await
+        .unwrap();
     assert_eq!(reading.missing, vec![typo]);
     assert!(reading.firing.is_empty());
 }
@@ -67,9 +84,17 @@ async fn prefix_finds_only_the_alarms_in_alarm() {
     let b = format!("{prefix}-queue-depth");
     put_alarm(&client, &a, Some(("CPU 97%", StateValue::Alarm))).await;
     put_alarm(&client, &b, Some(("fine", StateValue::Ok))).await;
-    put_alarm(&client, &unique("elsewhere"), Some(("other team", StateValue::Alarm))).await;
+    put_alarm(
+        &client,
+        &unique("elsewhere"),
+        Some(("other team", StateValue::Alarm)),
+    )
+    .await;
 
-    let reading = CloudWatchAlarms::new(client).check(&[], &[format!("{prefix}-")]).await.unwrap();
+    let reading = CloudWatchAlarms::new(client)
+        .check(&[], &[format!("{prefix}-")])
+        .await
+        .unwrap();
     let names: Vec<&str> = reading.firing.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, vec![a.as_str()]);
 }
@@ -82,8 +107,16 @@ async fn more_than_one_hundred_names_are_checked_in_batches() {
     for name in &names[..104] {
         put_alarm(&client, name, None).await;
     }
-    put_alarm(&client, &names[104], Some(("late batch firing", StateValue::Alarm))).await;
-    let reading = CloudWatchAlarms::new(client).check(&names, &[]).await.unwrap();
+    put_alarm(
+        &client,
+        &names[104],
+        Some(("late batch firing", StateValue::Alarm)),
+    )
+    .await;
+    let reading = CloudWatchAlarms::new(client)
+        .check(&names, &[])
+        .await
+        .unwrap();
     assert!(reading.missing.is_empty(), "{:?}", reading.missing);
     assert_eq!(reading.firing.len(), 1);
     assert_eq!(reading.firing[0].name, names[104]);

@@ -4,7 +4,9 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
 use serde_json::json;
-use tollgate::state::{DynamoStateStore, Record, StateError, StateStore, TTL_ATTRIBUTE, first_delivery};
+use tollgate::state::{
+    DynamoStateStore, Record, StateError, StateStore, TTL_ATTRIBUTE, first_delivery,
+};
 use tollgate_tests::{create_state_table, moto_config};
 
 async fn store() -> (DynamoStateStore, aws_sdk_dynamodb::Client, String) {
@@ -16,12 +18,19 @@ async fn store() -> (DynamoStateStore, aws_sdk_dynamodb::Client, String) {
 #[tokio::test]
 async fn create_is_refused_for_an_existing_key_and_keeps_the_first_item() {
     let (store, _, _) = store().await;
-    let first = Record::new("JOB#1", "DRIFT#a").with_state("PENDING").with_data(json!({"n": 1}));
+    let first = Record::new("JOB#1", "DRIFT#a")
+        .with_state("PENDING")
+        .with_data(json!({"n": 1}));
     store.create(&first).await.unwrap();
-    let second = Record::new("JOB#1", "DRIFT#a").with_state("DONE").with_data(json!({"n": 2}));
+    let second = Record::new("JOB#1", "DRIFT#a")
+        .with_state("DONE")
+        .with_data(json!({"n": 2}));
     assert_eq!(
         store.create(&second).await,
-        Err(StateError::AlreadyExists { pk: "JOB#1".into(), sk: "DRIFT#a".into() })
+        Err(StateError::AlreadyExists {
+            pk: "JOB#1".into(),
+            sk: "DRIFT#a".into()
+        })
     );
     assert_eq!(store.get("JOB#1", "DRIFT#a").await.unwrap(), Some(first));
 }
@@ -29,12 +38,23 @@ async fn create_is_refused_for_an_existing_key_and_keeps_the_first_item() {
 #[tokio::test]
 async fn transition_happens_once_and_a_second_one_reports_the_current_state() {
     let (store, _, _) = store().await;
-    store.create(&Record::new("APPROVAL#x", "APPROVAL").with_state("PENDING")).await.unwrap();
     store
-        .transition("APPROVAL#x", "APPROVAL", "PENDING", "APPROVED", Some(&json!({"by": "ana"})))
+        .create(&Record::new("APPROVAL#x", "APPROVAL").with_state("PENDING"))
         .await
         .unwrap();
-    let again = store.transition("APPROVAL#x", "APPROVAL", "PENDING", "REJECTED", None).await;
+    store
+        .transition(
+            "APPROVAL#x",
+            "APPROVAL",
+            "PENDING",
+            "APPROVED",
+            Some(&json!({"by": "ana"})),
+        )
+        .await
+        .unwrap();
+    let again = store
+        .transition("APPROVAL#x", "APPROVAL", "PENDING", "REJECTED", None)
+        .await;
     assert_eq!(
         again,
         Err(StateError::TransitionNotAllowed {
@@ -53,19 +73,38 @@ async fn transition_happens_once_and_a_second_one_reports_the_current_state() {
 #[tokio::test]
 async fn transition_of_a_missing_item_is_not_allowed_and_creates_nothing() {
     let (store, _, _) = store().await;
-    let result = store.transition("JOB#none", "JOB", "PENDING", "DONE", None).await;
-    assert!(matches!(result, Err(StateError::TransitionNotAllowed { current: None, .. })), "{result:?}");
+    let result = store
+        .transition("JOB#none", "JOB", "PENDING", "DONE", None)
+        .await;
+    assert!(
+        matches!(
+            result,
+            Err(StateError::TransitionNotAllowed { current: None, .. })
+        ),
+        "{result:?}"
+    );
     assert_eq!(store.get("JOB#none", "JOB").await.unwrap(), None);
 }
 
 #[tokio::test]
 async fn concurrent_transitions_let_exactly_one_writer_win() {
     let (store, _, _) = store().await;
-    store.create(&Record::new("JOB#race", "JOB").with_state("PENDING")).await.unwrap();
+    store
+        .create(&Record::new("JOB#race", "JOB").with_state("PENDING"))
+        .await
+        .unwrap();
     let attempts = (0..8).map(|i| {
         let store = store.clone();
         tokio::spawn(async move {
-            store.transition("JOB#race", "JOB", "PENDING", "REPORTED", Some(&json!({"winner": i}))).await
+            store
+                .transition(
+                    "JOB#race",
+                    "JOB",
+                    "PENDING",
+                    "REPORTED",
+                    Some(&json!({"winner": i})),
+                )
+                .await
         })
     });
     let mut wins = 0;
@@ -83,7 +122,9 @@ async fn duplicate_event_delivery_is_seen_once_even_when_concurrent() {
     let now = SystemTime::now();
     let deliveries = (0..6).map(|_| {
         let store = store.clone();
-        tokio::spawn(async move { first_delivery(&store, "evt-42", now, Duration::from_secs(86_400)).await })
+        tokio::spawn(async move {
+            first_delivery(&store, "evt-42", now, Duration::from_secs(86_400)).await
+        })
     });
     let mut firsts = 0;
     for d in deliveries {
@@ -92,8 +133,16 @@ async fn duplicate_event_delivery_is_seen_once_even_when_concurrent() {
         }
     }
     assert_eq!(firsts, 1);
-    assert!(!first_delivery(&store, "evt-42", now, Duration::from_secs(60)).await.unwrap());
-    assert!(first_delivery(&store, "evt-43", now, Duration::from_secs(60)).await.unwrap());
+    assert!(
+        !first_delivery(&store, "evt-42", now, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(
+        first_delivery(&store, "evt-43", now, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
@@ -103,7 +152,12 @@ async fn expiry_is_written_as_a_number_in_the_tables_ttl_attribute() {
     let record = Record::new("EVENT#ttl", "EVENT").expiring_after(now, Duration::from_secs(3600));
     store.create(&record).await.unwrap();
 
-    let ttl = client.describe_time_to_live().table_name(&table).send().await.unwrap();
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
     let ttl = ttl.time_to_live_description().unwrap();
     assert_eq!(ttl.attribute_name(), Some(TTL_ATTRIBUTE));
     assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
@@ -116,19 +170,43 @@ async fn expiry_is_written_as_a_number_in_the_tables_ttl_attribute() {
         .send()
         .await
         .unwrap();
-    let expires: i64 = raw.item().unwrap()[TTL_ATTRIBUTE].as_n().unwrap().parse().unwrap();
+    let expires: i64 = raw.item().unwrap()[TTL_ATTRIBUTE]
+        .as_n()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(expires, tollgate::state::epoch_seconds(now) + 3600);
 }
 
 #[tokio::test]
 async fn query_returns_every_item_of_a_partition_in_sort_key_order() {
     let (store, _, _) = store().await;
-    for sk in ["2026-11-22T10:00:00Z#b", "2026-11-22T09:00:00Z#a", "2026-11-22T11:00:00Z#c"] {
+    for sk in [
+        "2026-11-22T10:00:00Z#b",
+        "2026-11-22T09:00:00Z#a",
+        "2026-11-22T11:00:00Z#c",
+    ] {
         store.create(&Record::new("DEPLOY#app", sk)).await.unwrap();
     }
-    store.create(&Record::new("DEPLOY#other", "x")).await.unwrap();
-    let sks: Vec<String> = store.query("DEPLOY#app").await.unwrap().into_iter().map(|r| r.sk).collect();
-    assert_eq!(sks, ["2026-11-22T09:00:00Z#a", "2026-11-22T10:00:00Z#b", "2026-11-22T11:00:00Z#c"]);
+    store
+        .create(&Record::new("DEPLOY#other", "x"))
+        .await
+        .unwrap();
+    let sks: Vec<String> = store
+        .query("DEPLOY#app")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.sk)
+        .collect();
+    assert_eq!(
+        sks,
+        [
+            "2026-11-22T09:00:00Z#a",
+            "2026-11-22T10:00:00Z#b",
+            "2026-11-22T11:00:00Z#c"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -136,7 +214,9 @@ async fn missing_table_is_an_sdk_error_naming_the_problem() {
     let client = aws_sdk_dynamodb::Client::new(&moto_config().await);
     let store = DynamoStateStore::new(client, "no-such-table");
     match store.get("a", "b").await {
-        Err(StateError::Sdk(message)) => assert!(message.contains("ResourceNotFoundException"), "{message}"),
+        Err(StateError::Sdk(message)) => {
+            assert!(message.contains("ResourceNotFoundException"), "{message}")
+        }
         other => panic!("{other:?}"),
     }
 }

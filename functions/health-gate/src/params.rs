@@ -25,6 +25,9 @@ struct RawParams {
     when_health_unavailable: WhenUnavailable,
 }
 
+/// AWS Health's DescribeEvents filter accepts at most this many service codes.
+pub const MAX_SERVICES: usize = 10;
+
 /// The health gate's settings for one job, defaults applied and validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GateParams {
@@ -66,6 +69,12 @@ pub fn parse(raw: Option<&str>, default_region: &str) -> Result<GateParams, Para
     }
     let services = match raw.services {
         Some(list) if list.is_empty() => None,
+        Some(list) if list.len() > MAX_SERVICES => {
+            return Err(ParamsError(format!(
+                "`services` lists {} services; AWS Health accepts at most {MAX_SERVICES} (leave it out to watch every service)",
+                list.len()
+            )));
+        }
         Some(list) => {
             let mut codes = Vec::with_capacity(list.len());
             for service in list {
@@ -200,6 +209,17 @@ mod tests {
         for r in ["global", "us-east", "us-east-1a", "-1", "us--1"] {
             assert!(!is_region(r), "{r}");
         }
+    }
+
+    #[test]
+    fn more_services_than_aws_health_accepts_is_a_clear_error() {
+        let services: Vec<String> = (0..11).map(|i| format!("\"S{i}\"")).collect();
+        let err = parse(
+            Some(&format!(r#"{{"services":[{}]}}"#, services.join(","))),
+            "eu-west-1",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("at most 10"), "{err}");
     }
 
     #[test]

@@ -26,12 +26,16 @@ fn health_event(n: u32, service: &str, region: &str) -> Event {
 }
 
 fn client(rules: &[&Rule]) -> Client {
-    mock_client!(aws_sdk_health, RuleMode::Sequential, rules.iter().copied(), |c| c
-        .retry_config(
+    mock_client!(
+        aws_sdk_health,
+        RuleMode::Sequential,
+        rules.iter().copied(),
+        |c| c.retry_config(
             RetryConfig::standard()
                 .with_max_attempts(3)
                 .with_initial_backoff(Duration::from_millis(1))
-        ))
+        )
+    )
 }
 
 fn throttled() -> tollgate::testing::HttpResponse {
@@ -62,10 +66,16 @@ async fn reads_every_page_with_the_issue_open_upcoming_filter() {
                 .build()
         });
     let health = AwsHealth::new(client(&[&page1, &page2]), None);
-    let events = health.open_issues(Some(&["LAMBDA".to_string()])).await.unwrap();
+    let events = health
+        .open_issues(Some(&["LAMBDA".to_string()]))
+        .await
+        .unwrap();
     assert_eq!(events.len(), 2);
     assert_eq!(events[1].region, "eu-west-1");
-    assert_eq!(events[0].start_time.as_deref(), Some("2026-11-18T11:06:40Z"));
+    assert_eq!(
+        events[0].start_time.as_deref(),
+        Some("2026-11-18T11:06:40Z")
+    );
     assert_eq!(events[0].status, "open");
     assert_eq!((page1.num_calls(), page2.num_calls()), (1, 1));
 }
@@ -76,7 +86,11 @@ async fn throttled_then_recovered_returns_events() {
         .sequence()
         .http_response(throttled)
         .times(2)
-        .output(|| DescribeEventsOutput::builder().events(health_event(1, "EC2", "us-east-1")).build())
+        .output(|| {
+            DescribeEventsOutput::builder()
+                .events(health_event(1, "EC2", "us-east-1"))
+                .build()
+        })
         .build();
     let health = AwsHealth::new(client(&[&rule]), None);
     let events = health.open_issues(None).await.unwrap();
@@ -86,12 +100,22 @@ async fn throttled_then_recovered_returns_events() {
 
 #[tokio::test]
 async fn throttled_past_retries_on_both_endpoints_is_an_error_naming_throttling() {
-    let primary = mock!(Client::describe_events).sequence().http_response(throttled).times(3).build();
-    let failover = mock!(Client::describe_events).sequence().http_response(throttled).times(3).build();
+    let primary = mock!(Client::describe_events)
+        .sequence()
+        .http_response(throttled)
+        .times(3)
+        .build();
+    let failover = mock!(Client::describe_events)
+        .sequence()
+        .http_response(throttled)
+        .times(3)
+        .build();
     let health = AwsHealth::new(client(&[&primary]), Some(client(&[&failover])));
     let err = health.open_issues(None).await.unwrap_err();
     match err {
-        HealthError::Failed(message) => assert!(message.contains("ThrottlingException"), "{message}"),
+        HealthError::Failed(message) => {
+            assert!(message.contains("ThrottlingException"), "{message}")
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!((primary.num_calls(), failover.num_calls()), (3, 3));
@@ -104,8 +128,11 @@ async fn primary_endpoint_outage_fails_over_to_us_east_2() {
         .http_response(|| aws_json_error(503, "ServiceUnavailableException", "Service Unavailable"))
         .times(3)
         .build();
-    let failover = mock!(Client::describe_events)
-        .then_output(|| DescribeEventsOutput::builder().events(health_event(1, "S3", "global")).build());
+    let failover = mock!(Client::describe_events).then_output(|| {
+        DescribeEventsOutput::builder()
+            .events(health_event(1, "S3", "global"))
+            .build()
+    });
     let health = AwsHealth::new(client(&[&primary]), Some(client(&[&failover])));
     let events = health.open_issues(None).await.unwrap();
     assert_eq!(events[0].region, "global");
@@ -121,11 +148,15 @@ async fn no_support_plan_is_reported_as_subscription_required_without_failover()
             "The AWS Support API is only available to customers who have a Business, Enterprise On-Ramp, or Enterprise Support plan.",
         )
     });
-    let failover = mock!(Client::describe_events).then_output(|| DescribeEventsOutput::builder().build());
+    let failover =
+        mock!(Client::describe_events).then_output(|| DescribeEventsOutput::builder().build());
     let health = AwsHealth::new(client(&[&primary]), Some(client(&[&failover])));
     match health.open_issues(None).await.unwrap_err() {
         HealthError::SubscriptionRequired(reason) => {
-            assert!(reason.starts_with("SubscriptionRequiredException: The AWS Support API"), "{reason}")
+            assert!(
+                reason.starts_with("SubscriptionRequiredException: The AWS Support API"),
+                "{reason}"
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -135,11 +166,19 @@ async fn no_support_plan_is_reported_as_subscription_required_without_failover()
 #[tokio::test]
 async fn access_denied_fails_without_trying_the_other_endpoint() {
     let primary = mock!(Client::describe_events).then_http_response(|| {
-        aws_json_error(400, "AccessDeniedException", "User is not authorized to perform: health:DescribeEvents")
+        aws_json_error(
+            400,
+            "AccessDeniedException",
+            "User is not authorized to perform: health:DescribeEvents",
+        )
     });
-    let failover = mock!(Client::describe_events).then_output(|| DescribeEventsOutput::builder().build());
+    let failover =
+        mock!(Client::describe_events).then_output(|| DescribeEventsOutput::builder().build());
     let health = AwsHealth::new(client(&[&primary]), Some(client(&[&failover])));
     let err = health.open_issues(None).await.unwrap_err();
-    assert!(matches!(&err, HealthError::Failed(m) if m.contains("AccessDeniedException")), "{err:?}");
+    assert!(
+        matches!(&err, HealthError::Failed(m) if m.contains("AccessDeniedException")),
+        "{err:?}"
+    );
     assert_eq!(failover.num_calls(), 0);
 }
