@@ -353,11 +353,15 @@ pub async fn serve_misconfigured(problem: String) -> Result<(), lambda_runtime::
     .await
 }
 
-/// Time left before a Lambda deadline (epoch milliseconds, as in `Context::deadline`), less
-/// [`REPORT_MARGIN`]. `None` when there is no deadline (0, as in local tests).
+/// Time the handler may use before a Lambda deadline (epoch milliseconds, as in
+/// `Context::deadline`), keeping back [`REPORT_MARGIN`] (or a quarter of the time left, if
+/// that is less) to report a timeout. `None` when there is no real deadline: Lambda sends epoch
+/// milliseconds, while local emulators send 0 or a plain duration (cargo lambda watch: 600000).
 pub fn time_left(deadline_ms: u64, now_ms: u64) -> Option<Duration> {
-    (deadline_ms != 0).then(|| {
-        Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(REPORT_MARGIN)
+    const YEAR_2001_MS: u64 = 1_000_000_000_000;
+    (deadline_ms >= YEAR_2001_MS).then(|| {
+        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+        left.saturating_sub(REPORT_MARGIN.min(left / 4))
     })
 }
 
@@ -442,5 +446,28 @@ where
                  Retry the stage, and report the log line to the Tollgate maintainers.",
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_left_keeps_a_margin_to_report_in() {
+        let now = 1_795_000_000_000;
+        assert_eq!(time_left(now + 60_000, now), Some(Duration::from_secs(55)));
+        // A short Lambda timeout still leaves most of it to the handler.
+        assert_eq!(
+            time_left(now + 3_000, now),
+            Some(Duration::from_millis(2_250))
+        );
+        assert_eq!(time_left(now - 1_000, now), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn emulator_deadlines_that_are_not_epoch_times_mean_no_deadline() {
+        assert_eq!(time_left(0, 1_795_000_000_000), None);
+        assert_eq!(time_left(600_000, 1_795_000_000_000), None);
     }
 }

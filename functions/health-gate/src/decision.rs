@@ -73,9 +73,10 @@ pub fn decide(params: &GateParams, health: &HealthReading, alarms: &AlarmReading
     };
     if let (Some(reason), WhenUnavailable::Fail) = (unavailable, params.when_health_unavailable) {
         return JobOutcome::failed(format!(
-            "AWS Health cannot be checked: {reason}. The Health API needs a Business, Enterprise On-Ramp \
+            "AWS Health cannot be checked: {}. The Health API needs a Business, Enterprise On-Ramp \
              or Enterprise support plan. Set \"whenHealthUnavailable\": \"pass\" in UserParameters to \
-             deploy without the Health check (alarms are still checked)."
+             deploy without the Health check (alarms are still checked).",
+            reason.trim_end_matches('.')
         ));
     }
     if blocking.is_empty() && alarms.firing.is_empty() {

@@ -1,0 +1,382 @@
+"""Tollgate's local AWS sandbox: moto, a stand-in for the APIs moto lacks, and the real Lambda
+binaries under `cargo lambda watch`, all on 127.0.0.1, all stopped on exit.
+
+    sandbox.py run   tells the story of each sample event in events/ (the README's run command)
+    sandbox.py e2e   the same scenarios as end-to-end tests: "N passed, N failed", exit 1 on failure
+
+Run it with the sandbox venv's Python (scripts/tools.sh makes it; scripts/run.sh and
+scripts/test.sh call it for you). Each function's environment is built from template.yaml,
+the one place that says how a deployment is configured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import boto3
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS = ROOT / ".tools" / "sandbox" / "bin"
+REGION = "us-east-1"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# Secrets in the sample events that must never reach a log line.
+SAMPLE_SECRETS = ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "FwoGZXIvYXdzEXAMPLESESSIONTOKEN")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, what: str, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f}s")
+
+
+# ----------------------------------------------------------------------------- the stand-in
+@dataclass
+class FakeAws:
+    """AWS Health DescribeEvents and CodePipeline job results, which moto does not implement.
+
+    Answers in AWS's JSON 1.1 protocol, like the real services: a second result for a job that
+    already has one gets InvalidJobStateException, as CodePipeline does."""
+
+    health_events: list = field(default_factory=list)
+    health_error: tuple | None = None  # (status, __type, message)
+    results: dict = field(default_factory=dict)  # job id -> ("success"|"failure", request)
+    calls: list = field(default_factory=list)
+
+    def handle(self, target: str, body: dict) -> tuple[int, dict]:
+        self.calls.append(target)
+        operation = target.split(".")[-1]
+        if operation == "DescribeEvents":
+            if self.health_error:
+                status, kind, message = self.health_error
+                return status, {"__type": kind, "message": message}
+            return 200, {"events": self.health_events}
+        if operation in ("PutJobSuccessResult", "PutJobFailureResult"):
+            job_id = body.get("jobId", "")
+            if job_id in self.results:
+                return 400, {"__type": "InvalidJobStateException", "message": f"The job {job_id} is in an invalid state"}
+            self.results[job_id] = ("success" if operation == "PutJobSuccessResult" else "failure", body)
+            return 200, {}
+        return 400, {"__type": "UnknownOperationException", "message": f"{target} is not faked"}
+
+    def serve(self) -> ThreadingHTTPServer:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b"{}"
+                status, payload = fake.handle(self.headers.get("X-Amz-Target", ""), json.loads(raw or b"{}"))
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                if status >= 400:
+                    self.send_header("x-amzn-ErrorType", payload["__type"])
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+
+# ----------------------------------------------------------------------------- template.yaml
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _intrinsic(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {suffix: value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def function_environment(function_logical_id: str, resources: dict[str, str]) -> dict[str, str]:
+    """The environment template.yaml gives a function (Globals, then its own variables), with
+    !Ref resolved to parameter defaults or to the sandbox's resources."""
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
+    params = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
+    globals_fn = template.get("Globals", {}).get("Function", {})
+    fn = template["Resources"][function_logical_id]["Properties"]
+
+    def resolve(value):
+        if isinstance(value, dict) and "Ref" in value:
+            ref = value["Ref"]
+            if ref in params:
+                return params[ref]
+            if ref in resources:
+                return resources[ref]
+            raise KeyError(f"template.yaml: !Ref {ref} has no sandbox value (add it to the sandbox's resources)")
+        return str(value)
+
+    env = {}
+    for source in (globals_fn, fn):
+        for name, value in (source.get("Environment", {}).get("Variables", {}) or {}).items():
+            env[name] = resolve(value)
+    logging = {**globals_fn.get("LoggingConfig", {}), **fn.get("LoggingConfig", {})}
+    if logging.get("LogFormat") == "JSON":
+        env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+    if "ApplicationLogLevel" in logging:
+        env["AWS_LAMBDA_LOG_LEVEL"] = resolve(logging["ApplicationLogLevel"])
+    return env
+
+
+# ----------------------------------------------------------------------------- the sandbox
+class Sandbox:
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen] = []
+        self.fake = FakeAws()
+        self.fake_server = None
+        self.log_path = Path(tempfile.mkstemp(prefix="tollgate-watch-", suffix=".log")[1])
+
+    def __enter__(self) -> "Sandbox":
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _start(self) -> None:
+        moto_port = free_port()
+        moto = subprocess.Popen(
+            [str(TOOLS / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        self.procs.append(moto)
+        wait_for_port(moto_port, "moto", moto, 60)
+        self.moto_url = f"http://127.0.0.1:{moto_port}"
+        self.fake_server = self.fake.serve()
+        fake_url = f"http://127.0.0.1:{self.fake_server.server_address[1]}"
+
+        session = boto3.session.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.dynamodb = session.client("dynamodb", endpoint_url=self.moto_url)
+        self.cloudwatch = session.client("cloudwatch", endpoint_url=self.moto_url)
+        table = "tollgate-state"
+        self.dynamodb.create_table(
+            TableName=table, BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        )
+        self.dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": True})
+
+        env = function_environment("HealthGateFunction", {"StateTable": table})
+        env.update({
+            **CREDENTIALS,
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_ENDPOINT_URL_CODEPIPELINE": fake_url,
+            "AWS_ENDPOINT_URL_HEALTH": fake_url,
+        })
+        env_file = Path(tempfile.mkstemp(prefix="tollgate-env-")[1])
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+        self.invoke_port = free_port()
+        cargo_lambda = TOOLS / "cargo-lambda"
+        watch = subprocess.Popen(
+            [str(cargo_lambda), "lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1",
+             "--invoke-port", str(self.invoke_port), "--env-file", str(env_file)],
+            cwd=ROOT, stdout=self.log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "PATH": f"{TOOLS}{os.pathsep}{os.environ.get('PATH', '')}", "CARGO_TERM_COLOR": "never"},
+        )
+        self.procs.append(watch)
+        wait_for_port(self.invoke_port, "cargo lambda watch", watch, 120)
+
+    def __exit__(self, *exc) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+        if self.fake_server:
+            self.fake_server.shutdown()
+
+    def invoke(self, function: str, event: dict, timeout: float = 600) -> dict:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.invoke_port}/2015-03-31/functions/{function}/invocations",
+            data=json.dumps(event).encode(), method="POST", headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as err:
+            return {"invokeError": err.code, "body": err.read().decode(errors="replace")}
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def set_alarm(self, name: str, state: str, reason: str) -> None:
+        self.cloudwatch.put_metric_alarm(
+            AlarmName=name, Namespace="Tollgate/Demo", MetricName="5xxRate", Statistic="Average",
+            Period=60, EvaluationPeriods=1, Threshold=5.0, ComparisonOperator="GreaterThanThreshold",
+        )
+        self.cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+
+
+def sample(name: str, job_id: str | None = None) -> dict:
+    """A sample event from events/, with a fresh job id (each run is a new pipeline job)."""
+    event = json.loads((ROOT / "events" / name).read_text())
+    event["CodePipeline.job"]["id"] = job_id or str(uuid.uuid4())
+    return event
+
+
+def health_issue(service: str, region: str) -> dict:
+    return {
+        "arn": f"arn:aws:health:{region}::event/{service}/AWS_{service}_OPERATIONAL_ISSUE/AWS_{service}_OPERATIONAL_ISSUE_DEMO",
+        "service": service, "eventTypeCode": f"AWS_{service}_OPERATIONAL_ISSUE", "eventTypeCategory": "issue",
+        "region": region, "startTime": 1795000000.0, "statusCode": "open",
+    }
+
+
+# ----------------------------------------------------------------------------- scenarios
+@dataclass
+class Outcome:
+    kind: str  # success | failure | none
+    detail: str
+    body: dict
+
+
+def job_outcome(box: Sandbox, job_id: str) -> Outcome:
+    if job_id not in box.fake.results:
+        return Outcome("none", "no job result was reported", {})
+    kind, body = box.fake.results[job_id]
+    if kind == "success":
+        variables = ", ".join(f"{k}={v}" for k, v in sorted((body.get("outputVariables") or {}).items()))
+        summary = (body.get("executionDetails") or {}).get("summary", "")
+        return Outcome(kind, f"{summary} [{variables}]", body)
+    details = body.get("failureDetails") or {}
+    return Outcome(kind, f"{details.get('type')}: {details.get('message')}", body)
+
+
+def scenarios(box: Sandbox):
+    """Yields (title, event file, check) after running each scenario; check is (ok, why)."""
+    fake = box.fake
+
+    def run_gate(event_file: str, job_id: str | None = None) -> tuple[Outcome, dict]:
+        event = sample(event_file, job_id)
+        response = box.invoke("health-gate", event)
+        return job_outcome(box, event["CodePipeline.job"]["id"]), response
+
+    fake.health_events, fake.health_error = [], None
+    out, _ = run_gate("health-gate.healthy.json")
+    yield ("platform healthy: the gate lets the deployment through", "health-gate.healthy.json", out,
+           out.kind == "success" and "HealthStatus=HEALTHY" in out.detail)
+
+    fake.health_events = [health_issue("LAMBDA", "us-east-1"), health_issue("EC2", "ap-south-1")]
+    out, _ = run_gate("health-gate.healthy.json")
+    yield ("AWS Health reports a Lambda issue in us-east-1: the gate stops the deployment",
+           "health-gate.healthy.json", out,
+           out.kind == "failure" and "LAMBDA in us-east-1" in out.detail and "ap-south-1" not in out.detail)
+
+    fake.health_events = [health_issue("EC2", "ap-south-1")]
+    out, _ = run_gate("health-gate.regions-csv.json")
+    yield ("an issue only in a region not deployed to (ap-south-1) does not block",
+           "health-gate.regions-csv.json", out,
+           out.kind == "success" and "RegionsChecked=us-east-1,eu-west-1" in out.detail)
+
+    fake.health_events = []
+    box.set_alarm("tollgate-demo-api-5xx", "ALARM", "5xx rate 12% > 5% for 1 datapoint")
+    out, _ = run_gate("health-gate.alarms.json")
+    yield ("the service's own 5xx alarm fires (CloudWatch in moto): the gate stops the deployment",
+           "health-gate.alarms.json", out,
+           out.kind == "failure" and "tollgate-demo-api-5xx is in ALARM: 5xx rate 12%" in out.detail)
+    box.set_alarm("tollgate-demo-api-5xx", "OK", "recovered")
+
+    fake.health_error = (400, "SubscriptionRequiredException", "The AWS Health API requires a Business, Enterprise On-Ramp or Enterprise Support plan.")
+    out, _ = run_gate("health-gate.healthy.json")
+    yield ("account without a support plan: the gate fails closed and says how to opt out",
+           "health-gate.healthy.json", out,
+           out.kind == "failure" and "whenHealthUnavailable" in out.detail)
+    fake.health_error = None
+
+    out, _ = run_gate("health-gate.bad-params.json")
+    yield ("a typo in UserParameters: the job fails with a configuration error naming the field",
+           "health-gate.bad-params.json", out,
+           out.kind == "failure" and out.detail.startswith("ConfigurationError: UserParameters: unknown field `region`"))
+
+    job_id = str(uuid.uuid4())
+    run_gate("health-gate.healthy.json", job_id)
+    before = dict(fake.results)
+    out, response = run_gate("health-gate.healthy.json", job_id)
+    yield ("the same job delivered twice: one result, the duplicate is recognised",
+           "health-gate.healthy.json", out,
+           response.get("duplicate") is True and fake.results == before)
+
+    logs = box.logs()
+    leaked = [s for s in SAMPLE_SECRETS if s in logs]
+    yield ("the function's JSON logs never contain the job's artifact credentials", "(logs)",
+           Outcome("logs", f"{logs.count(chr(10))} log lines checked; leaked: {leaked or 'none'}", {}),
+           not leaked and '"health gate invoked"' in logs)
+
+
+def main(mode: str) -> int:
+    passed = failed = 0
+    with Sandbox() as box:
+        if mode == "run":
+            print(f"Tollgate sandbox: moto at {box.moto_url}, functions under cargo lambda watch on 127.0.0.1:{box.invoke_port}\n")
+        for title, event_file, outcome, ok in scenarios(box):
+            if ok:
+                passed += 1
+            else:
+                failed += 1
+            if mode == "run":
+                mark = "✔" if ok else "✘ unexpected"
+                detail = outcome.detail.replace("\n", "\n      ")
+                print(f"▶ {title}\n  event: events/{event_file}\n  {mark} job {outcome.kind}: {detail}\n")
+            else:
+                print(f"{'ok' if ok else 'FAIL'} - e2e: {title}" + ("" if ok else f"\n    got {outcome.kind}: {outcome.detail}"))
+        if failed:
+            tail = "\n".join(box.logs().splitlines()[-40:])
+            print(f"\n--- last lines of cargo lambda watch ---\n{tail}", file=sys.stderr)
+    print(f"\n{mode}: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in ("run", "e2e"):
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    sys.exit(main(sys.argv[1]))
