@@ -161,7 +161,8 @@ def function_environment(function_logical_id: str, resources: dict[str, str]) ->
 
 # ----------------------------------------------------------------------------- the sandbox
 class Sandbox:
-    def __init__(self) -> None:
+    def __init__(self, watch: bool = True) -> None:
+        self.watch = watch
         self.procs: list[subprocess.Popen] = []
         self.fake = FakeAws()
         self.fake_server = None
@@ -176,6 +177,12 @@ class Sandbox:
         return self
 
     def _start(self) -> None:
+        self.start_backends()
+        if self.watch:
+            self.start_watch(self.function_env("HealthGateFunction"))
+
+    def start_backends(self) -> None:
+        """moto, the stand-in for what moto lacks, and the resources template.yaml would create."""
         moto_port = free_port()
         moto = subprocess.Popen(
             [str(TOOLS / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
@@ -185,27 +192,33 @@ class Sandbox:
         wait_for_port(moto_port, "moto", moto, 60)
         self.moto_url = f"http://127.0.0.1:{moto_port}"
         self.fake_server = self.fake.serve()
-        fake_url = f"http://127.0.0.1:{self.fake_server.server_address[1]}"
+        self.fake_url = f"http://127.0.0.1:{self.fake_server.server_address[1]}"
 
         session = boto3.session.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
         self.dynamodb = session.client("dynamodb", endpoint_url=self.moto_url)
         self.cloudwatch = session.client("cloudwatch", endpoint_url=self.moto_url)
-        table = "tollgate-state"
+        self.table = "tollgate-state"
         self.dynamodb.create_table(
-            TableName=table, BillingMode="PAY_PER_REQUEST",
+            TableName=self.table, BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
         )
-        self.dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": True})
+        self.dynamodb.update_time_to_live(TableName=self.table, TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": True})
 
-        env = function_environment("HealthGateFunction", {"StateTable": table})
+    def function_env(self, logical_id: str) -> dict[str, str]:
+        """A function's environment from template.yaml, pointed at the sandbox."""
+        env = function_environment(logical_id, {"StateTable": self.table})
         env.update({
             **CREDENTIALS,
             "AWS_REGION": REGION,
             "AWS_ENDPOINT_URL": self.moto_url,
-            "AWS_ENDPOINT_URL_CODEPIPELINE": fake_url,
-            "AWS_ENDPOINT_URL_HEALTH": fake_url,
+            "AWS_ENDPOINT_URL_CODEPIPELINE": self.fake_url,
+            "AWS_ENDPOINT_URL_HEALTH": self.fake_url,
         })
+        return env
+
+    def start_watch(self, env: dict[str, str]) -> None:
+        """The functions under `cargo lambda watch`, on 127.0.0.1."""
         env_file = Path(tempfile.mkstemp(prefix="tollgate-env-")[1])
         env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         self.invoke_port = free_port()
