@@ -2,6 +2,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod events;
 pub mod pipeline_job;
 pub mod state;
 pub mod telemetry;

@@ -110,6 +110,9 @@ pub enum JobOutcome {
         token: String,
         summary: String,
     },
+    /// Report nothing now: another function owns the job's result (the drift gate's callback
+    /// or its reconciler, which fails the job before CodePipeline's reply limit).
+    Waiting { reason: String },
 }
 
 impl JobOutcome {
@@ -133,6 +136,7 @@ impl JobOutcome {
             JobOutcome::Success { .. } => "succeeded",
             JobOutcome::Failure { .. } => "failed",
             JobOutcome::Continue { .. } => "continued",
+            JobOutcome::Waiting { .. } => "waiting",
         }
     }
 }
@@ -191,6 +195,7 @@ where
 impl JobReporter for CodePipelineReporter {
     async fn report(&self, job_id: &str, outcome: &JobOutcome) -> Result<(), ReportError> {
         match outcome {
+            JobOutcome::Waiting { .. } => Ok(()),
             JobOutcome::Success {
                 summary,
                 output_variables,
@@ -394,22 +399,33 @@ where
         }
         other => tracing::info!(job_id = %job_id, result = other.label(), "job decided"),
     }
-    let first_result = match reporter.report(&job_id, &outcome).await {
-        Ok(()) => true,
-        Err(ReportError::AlreadyFinished(_)) => {
-            tracing::info!(job_id = %job_id, "job already had a result; duplicate delivery ignored");
-            false
-        }
-        Err(e) => {
-            tracing::error!(job_id = %job_id, error = %e, "could not report the job result; Lambda will retry the invocation");
-            return Err(e.into());
-        }
-    };
+    let first_result = report(reporter, &job_id, &outcome).await?;
     Ok(Reported {
         job_id,
         outcome,
         first_result,
     })
+}
+
+/// Sends `outcome` for `job_id`, once. Returns false when CodePipeline already had a result for
+/// the job (a duplicate delivery, or another function got there first): that counts as done.
+/// Any other failure is logged and returned, for the caller to surface (Lambda retries).
+pub async fn report<R: JobReporter>(
+    reporter: &R,
+    job_id: &str,
+    outcome: &JobOutcome,
+) -> Result<bool, ReportError> {
+    match reporter.report(job_id, outcome).await {
+        Ok(()) => Ok(true),
+        Err(ReportError::AlreadyFinished(_)) => {
+            tracing::info!(job_id = %job_id, "job already had a result; duplicate ignored");
+            Ok(false)
+        }
+        Err(e) => {
+            tracing::error!(job_id = %job_id, error = %e, "could not report the job result; Lambda will retry the invocation");
+            Err(e)
+        }
+    }
 }
 
 async fn run_guarded<Fut, E>(budget: Option<Duration>, work: Fut) -> JobOutcome

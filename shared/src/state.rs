@@ -105,6 +105,8 @@ pub trait StateStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<Record>, StateError>> + Send;
     /// Every item under `pk`, in `sk` order.
     fn query(&self, pk: &str) -> impl Future<Output = Result<Vec<Record>, StateError>> + Send;
+    /// Removes an item; removing one that is not there is not an error.
+    fn delete(&self, pk: &str, sk: &str) -> impl Future<Output = Result<(), StateError>> + Send;
 }
 
 /// Records `event_id` as seen. Returns true on its first delivery, false on a duplicate.
@@ -271,6 +273,18 @@ impl StateStore for DynamoStateStore {
             .await
             .map_err(sdk_error)?;
         out.item().map(from_item).transpose()
+    }
+
+    async fn delete(&self, pk: &str, sk: &str) -> Result<(), StateError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_string()))
+            .key("sk", AttributeValue::S(sk.to_string()))
+            .send()
+            .await
+            .map(drop)
+            .map_err(sdk_error)
     }
 
     async fn query(&self, pk: &str) -> Result<Vec<Record>, StateError> {
