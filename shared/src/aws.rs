@@ -42,9 +42,47 @@ pub fn error_text(err: &(dyn std::error::Error + 'static)) -> String {
     aws_smithy_types::error::display::DisplayErrorContext(err).to_string()
 }
 
+/// Whether `name` looks like an AWS region name: `us-east-1`, `eu-central-2`, `us-gov-west-1`.
+pub fn is_region_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    let Some((number, words)) = parts.split_last() else {
+        return false;
+    };
+    parts.len() >= 3
+        && !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit())
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn region_names_of_every_partition_are_recognised() {
+        for r in [
+            "us-east-1",
+            "eu-central-2",
+            "us-gov-west-1",
+            "cn-north-1",
+            "ap-southeast-5",
+        ] {
+            assert!(is_region_name(r), "{r}");
+        }
+        for r in [
+            "global",
+            "us-east",
+            "us-east-1a",
+            "-1",
+            "us--1",
+            "US-EAST-1",
+            "",
+        ] {
+            assert!(!is_region_name(r), "{r}");
+        }
+    }
 
     #[test]
     fn retry_attempts_default_and_override() {

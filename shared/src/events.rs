@@ -89,9 +89,22 @@ mod tests {
         });
         assert_eq!(detail_type(&event), Some(DRIFT_DETECTION_STATUS_CHANGE));
         let parsed = parse::<DriftDetectionStatusChange>(&event).unwrap();
-        assert_eq!(parsed.detail.stack_drift_detection_id, "b78ac9b0-dec1-11e7-a451-503a3example");
-        assert_eq!(parsed.detail.status_details.detection_status, "DETECTION_COMPLETE");
-        assert_eq!(parsed.detail.drift_detection_details.unwrap().drifted_stack_resource_count, Some(1));
+        assert_eq!(
+            parsed.detail.stack_drift_detection_id,
+            "b78ac9b0-dec1-11e7-a451-503a3example"
+        );
+        assert_eq!(
+            parsed.detail.status_details.detection_status,
+            "DETECTION_COMPLETE"
+        );
+        assert_eq!(
+            parsed
+                .detail
+                .drift_detection_details
+                .unwrap()
+                .drifted_stack_resource_count,
+            Some(1)
+        );
     }
 
     #[test]

@@ -112,7 +112,9 @@ pub enum JobOutcome {
     },
     /// Report nothing now: another function owns the job's result (the drift gate's callback
     /// or its reconciler, which fails the job before CodePipeline's reply limit).
-    Waiting { reason: String },
+    Waiting {
+        reason: String,
+    },
 }
 
 impl JobOutcome {

@@ -23,6 +23,24 @@ pub fn aws_json_error(status: u16, error_type: &str, message: &str) -> Response 
     response
 }
 
+/// An error response as AWS's query-protocol services (CloudFormation, STS) send it: XML
+/// `<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>`.
+pub fn aws_query_error(status: u16, code: &str, message: &str) -> Response {
+    let kind = if status >= 500 { "Receiver" } else { "Sender" };
+    let body = format!(
+        "<ErrorResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><Error><Type>{kind}</Type>\
+         <Code>{code}</Code><Message>{message}</Message></Error>\
+         <RequestId>5ccc7dcd-744c-11e5-be70-example</RequestId></ErrorResponse>"
+    );
+    let mut response = Response::new(
+        StatusCode::try_from(status)
+            .unwrap_or_else(|_| StatusCode::try_from(500).expect("500 is a status")),
+        SdkBody::from(body),
+    );
+    response.headers_mut().insert("Content-Type", "text/xml");
+    response
+}
+
 /// A CodePipeline Invoke action event, shaped as AWS documents it, with fake artifact credentials.
 pub fn job_event(job_id: &str, user_parameters: Option<&str>) -> Value {
     let mut configuration = json!({ "FunctionName": "tollgate-test" });

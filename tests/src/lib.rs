@@ -1,4 +1,7 @@
-//! Test support: a moto server on 127.0.0.1 that starts itself, and SDK config pointed at it.
+//! Test support: a moto server on 127.0.0.1 that starts itself, SDK config pointed at it, and
+//! mocked clients for the APIs moto lacks.
+
+pub mod mocks;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;

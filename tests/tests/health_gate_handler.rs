@@ -6,12 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
-use aws_sdk_codepipeline::operation::put_job_failure_result::{
-    PutJobFailureResultInput, PutJobFailureResultOutput,
-};
-use aws_sdk_codepipeline::operation::put_job_success_result::{
-    PutJobSuccessResultInput, PutJobSuccessResultOutput,
-};
+use aws_sdk_codepipeline::operation::put_job_success_result::PutJobSuccessResultInput;
 use aws_sdk_codepipeline::types::FailureType;
 use aws_sdk_health::operation::describe_events::DescribeEventsOutput;
 use aws_sdk_health::types::{Event, EventStatusCode, EventTypeCategory};
@@ -21,17 +16,14 @@ use health_gate::health::AwsHealth;
 use health_gate::{AwsDeps, Deps, handler};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
-use tollgate::pipeline_job::CodePipelineReporter;
 use tollgate::testing::{HttpResponse, aws_json_error, job_event};
+use tollgate_tests::mocks::{RecordingPipeline, output_variable};
 use tollgate_tests::{moto_config, unique, workspace_root};
-
-type Seen<T> = Arc<Mutex<Vec<T>>>;
 
 /// The handler's dependencies, plus what it sent to CodePipeline.
 struct Gate {
     deps: AwsDeps,
-    successes: Seen<PutJobSuccessResultInput>,
-    failures: Seen<PutJobFailureResultInput>,
+    pipeline: RecordingPipeline,
     _rules: Vec<Rule>,
 }
 
@@ -44,43 +36,25 @@ fn retry_fast() -> aws_sdk_health::config::retry::RetryConfig {
 impl Gate {
     /// `primary` answers AWS Health calls on us-east-1; the us-east-2 failover answers throttling.
     async fn new(primary: Vec<Rule>) -> Gate {
-        let successes = Seen::default();
-        let failures = Seen::default();
-        let (s, f) = (successes.clone(), failures.clone());
-        let success_rule = mock!(aws_sdk_codepipeline::Client::put_job_success_result)
-            .then_compute_output(move |req| {
-                s.lock().unwrap().push(req.clone());
-                PutJobSuccessResultOutput::builder().build()
-            });
-        let failure_rule = mock!(aws_sdk_codepipeline::Client::put_job_failure_result)
-            .then_compute_output(move |req| {
-                f.lock().unwrap().push(req.clone());
-                PutJobFailureResultOutput::builder().build()
-            });
+        let pipeline = RecordingPipeline::accepting();
         let failover_rule =
             mock!(aws_sdk_health::Client::describe_events).then_http_response(throttled);
-        let codepipeline = mock_client!(
-            aws_sdk_codepipeline,
-            RuleMode::MatchAny,
-            [&success_rule, &failure_rule]
-        );
         let health = mock_client!(aws_sdk_health, RuleMode::Sequential, primary.iter(), |c| c
             .retry_config(retry_fast()));
         let failover = mock_client!(aws_sdk_health, RuleMode::MatchAny, [&failover_rule], |c| c
             .retry_config(retry_fast()));
         let mut rules = primary;
-        rules.extend([success_rule, failure_rule, failover_rule]);
+        rules.push(failover_rule);
         Gate {
             deps: Deps {
-                reporter: CodePipelineReporter::new(codepipeline),
+                reporter: pipeline.reporter.clone(),
                 health: AwsHealth::new(health, Some(failover)),
                 alarms: CloudWatchAlarms::new(aws_sdk_cloudwatch::Client::new(
                     &moto_config().await,
                 )),
                 region: "us-east-1".into(),
             },
-            successes,
-            failures,
+            pipeline,
             _rules: rules,
         }
     }
@@ -92,18 +66,11 @@ impl Gate {
     }
 
     fn only_success(&self) -> PutJobSuccessResultInput {
-        assert_eq!(self.failures.lock().unwrap().len(), 0, "no failure result");
-        let successes = self.successes.lock().unwrap();
-        assert_eq!(successes.len(), 1, "exactly one success result");
-        successes[0].clone()
+        self.pipeline.only_success()
     }
 
     fn only_failure(&self) -> (FailureType, String) {
-        assert_eq!(self.successes.lock().unwrap().len(), 0, "no success result");
-        let failures = self.failures.lock().unwrap();
-        assert_eq!(failures.len(), 1, "exactly one failure result");
-        let details = failures[0].failure_details().expect("failure details");
-        (details.r#type().clone(), details.message().to_string())
+        self.pipeline.only_failure()
     }
 }
 
@@ -136,10 +103,6 @@ fn answers(events: Vec<Event>) -> Rule {
             .set_events(Some(events.clone()))
             .build()
     })
-}
-
-fn output_variable(sent: &PutJobSuccessResultInput, key: &str) -> String {
-    sent.output_variables().expect("output variables")[key].clone()
 }
 
 #[tokio::test]

@@ -6,7 +6,6 @@ pub mod health;
 pub mod params;
 
 use std::convert::Infallible;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_config::Region;
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -62,13 +61,6 @@ impl AwsDeps {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
 /// The Lambda handler: one CodePipeline job in, exactly one job result out.
 pub async fn handler<R, H, A>(
     deps: &Deps<R, H, A>,
@@ -80,7 +72,7 @@ where
     A: AlarmStates,
 {
     tracing::info!(event = %redacted(&event.payload), "health gate invoked");
-    let budget = time_left(event.context.deadline, now_ms());
+    let budget = time_left(event.context.deadline, tollgate::now_ms());
     let reported = run_job(&deps.reporter, &event.payload, budget, |job| {
         check(deps, job)
     })
