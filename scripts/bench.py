@@ -29,6 +29,8 @@ from sandbox import ROOT, Sandbox, sample
 # function binary -> (template logical id, sample event)
 FUNCTIONS = {
     "health-gate": ("HealthGateFunction", "health-gate.healthy.json"),
+    "drift-gate": ("DriftGateFunction", "drift-gate.one-stack.json"),
+    "drift-callback": ("DriftCallbackFunction", "drift-callback.in-sync.json"),
 }
 BUDGET = {"size_mb": 10.0, "zip_mb": 4.0, "cold_ms": 30.0, "rss_mb": 24.0}
 
@@ -138,6 +140,7 @@ def main() -> None:
 
     rows = []
     with Sandbox(watch=False) as box:
+        box.create_stack("orders-api")
         for name, (logical_id, event_file) in FUNCTIONS.items():
             binary = ROOT / "target" / "release" / name
             env = box.function_env(logical_id)

@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools" / "sandbox" / "bin"
 REGION = "us-east-1"
+# Lambda binary -> its logical id in template.yaml.
+FUNCTIONS = {"health-gate": "HealthGateFunction", "drift-gate": "DriftGateFunction", "drift-callback": "DriftCallbackFunction"}
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 # Secrets in the sample events that must never reach a log line.
 SAMPLE_SECRETS = ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "FwoGZXIvYXdzEXAMPLESESSIONTOKEN")
@@ -65,10 +68,53 @@ class FakeAws:
     Answers in AWS's JSON 1.1 protocol, like the real services: a second result for a job that
     already has one gets InvalidJobStateException, as CodePipeline does."""
 
+    moto_url: str = ""
     health_events: list = field(default_factory=list)
     health_error: tuple | None = None  # (status, __type, message)
     results: dict = field(default_factory=dict)  # job id -> ("success"|"failure", request)
     calls: list = field(default_factory=list)
+    # CloudFormation drift detection: stack -> list of (logical id, type, status, [paths])
+    stack_drifts: dict = field(default_factory=dict)
+    detections: dict = field(default_factory=dict)  # detection id -> stack
+
+    def cloudformation(self, form: dict) -> tuple[int, str] | None:
+        """CloudFormation's drift APIs (query protocol, XML), which moto lacks; None: ask moto."""
+        action = form.get("Action", [""])[0]
+        ns = 'xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"'
+        meta = "<ResponseMetadata><RequestId>0a1b2c3d-tollgate-sandbox</RequestId></ResponseMetadata>"
+        if action == "DetectStackDrift":
+            stack = form["StackName"][0]
+            detection_id = str(uuid.uuid4())
+            self.detections[detection_id] = stack
+            self.calls.append(f"DetectStackDrift {stack}")
+            result = f"<StackDriftDetectionId>{detection_id}</StackDriftDetectionId>"
+        elif action == "DescribeStackDriftDetectionStatus":
+            detection_id = form["StackDriftDetectionId"][0]
+            stack = self.detections.get(detection_id, "unknown")
+            drifted = [d for d in self.stack_drifts.get(stack, []) if d[2] != "NOT_CHECKED"]
+            result = (
+                f"<StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/{stack}/1</StackId>"
+                f"<StackDriftDetectionId>{detection_id}</StackDriftDetectionId>"
+                f"<StackDriftStatus>{'DRIFTED' if drifted else 'IN_SYNC'}</StackDriftStatus>"
+                f"<DetectionStatus>DETECTION_COMPLETE</DetectionStatus>"
+                f"<DriftedStackResourceCount>{len(drifted)}</DriftedStackResourceCount>"
+                f"<Timestamp>2026-11-22T10:00:00Z</Timestamp>"
+            )
+        elif action == "DescribeStackResourceDrifts":
+            stack = form["StackName"][0]
+            members = "".join(
+                f"<member><StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/{stack}/1</StackId>"
+                f"<LogicalResourceId>{logical}</LogicalResourceId><ResourceType>{kind}</ResourceType>"
+                f"<StackResourceDriftStatus>{status}</StackResourceDriftStatus><PropertyDifferences>"
+                + "".join(f"<member><PropertyPath>{p}</PropertyPath><ExpectedValue>a</ExpectedValue><ActualValue>b</ActualValue>"
+                          f"<DifferenceType>NOT_EQUAL</DifferenceType></member>" for p in paths)
+                + "</PropertyDifferences><Timestamp>2026-11-22T10:00:00Z</Timestamp></member>"
+                for logical, kind, status, paths in self.stack_drifts.get(stack, [])
+            )
+            result = f"<StackResourceDrifts>{members}</StackResourceDrifts>"
+        else:
+            return None
+        return 200, f"<{action}Response {ns}><{action}Result>{result}</{action}Result>{meta}</{action}Response>"
 
     def handle(self, target: str, body: dict) -> tuple[int, dict]:
         self.calls.append(target)
@@ -92,7 +138,9 @@ class FakeAws:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b"{}"
+                raw = self.rfile.read(length) if length else b""
+                if not self.headers.get("X-Amz-Target"):
+                    return self.query_protocol(raw)
                 status, payload = fake.handle(self.headers.get("X-Amz-Target", ""), json.loads(raw or b"{}"))
                 data = json.dumps(payload).encode()
                 self.send_response(status)
@@ -102,6 +150,25 @@ class FakeAws:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def query_protocol(self, raw: bytes) -> None:
+                answer = fake.cloudformation(urllib.parse.parse_qs(raw.decode()))
+                if answer is None:  # everything else CloudFormation does, moto does
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                    request = urllib.request.Request(fake.moto_url + self.path, data=raw, method="POST", headers=headers)
+                    try:
+                        with urllib.request.urlopen(request, timeout=30) as response:
+                            status, body, ctype = response.status, response.read(), response.headers.get("Content-Type", "text/xml")
+                    except urllib.error.HTTPError as err:
+                        status, body, ctype = err.code, err.read(), err.headers.get("Content-Type", "text/xml")
+                else:
+                    status, text = answer
+                    body, ctype = text.encode(), "text/xml"
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, *args) -> None:
                 pass
@@ -179,7 +246,13 @@ class Sandbox:
     def _start(self) -> None:
         self.start_backends()
         if self.watch:
-            self.start_watch(self.function_env("HealthGateFunction"))
+            env: dict[str, str] = {}
+            for logical_id in FUNCTIONS.values():
+                for key, value in self.function_env(logical_id).items():
+                    if env.get(key, value) != value:
+                        raise RuntimeError(f"template.yaml gives {key} different values per function; the sandbox runs them with one environment")
+                    env[key] = value
+            self.start_watch(env)
 
     def start_backends(self) -> None:
         """moto, the stand-in for what moto lacks, and the resources template.yaml would create."""
@@ -191,12 +264,14 @@ class Sandbox:
         self.procs.append(moto)
         wait_for_port(moto_port, "moto", moto, 60)
         self.moto_url = f"http://127.0.0.1:{moto_port}"
+        self.fake.moto_url = self.moto_url
         self.fake_server = self.fake.serve()
         self.fake_url = f"http://127.0.0.1:{self.fake_server.server_address[1]}"
 
         session = boto3.session.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
         self.dynamodb = session.client("dynamodb", endpoint_url=self.moto_url)
         self.cloudwatch = session.client("cloudwatch", endpoint_url=self.moto_url)
+        self.cloudformation = session.client("cloudformation", endpoint_url=self.moto_url)
         self.table = "tollgate-state"
         self.dynamodb.create_table(
             TableName=self.table, BillingMode="PAY_PER_REQUEST",
@@ -214,6 +289,7 @@ class Sandbox:
             "AWS_ENDPOINT_URL": self.moto_url,
             "AWS_ENDPOINT_URL_CODEPIPELINE": self.fake_url,
             "AWS_ENDPOINT_URL_HEALTH": self.fake_url,
+            "AWS_ENDPOINT_URL_CLOUDFORMATION": self.fake_url,
         })
         return env
 
@@ -261,6 +337,10 @@ class Sandbox:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def create_stack(self, name: str) -> None:
+        self.cloudformation.create_stack(
+            StackName=name, TemplateBody=json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}))
+
     def set_alarm(self, name: str, state: str, reason: str) -> None:
         self.cloudwatch.put_metric_alarm(
             AlarmName=name, Namespace="Tollgate/Demo", MetricName="5xxRate", Statistic="Average",
@@ -270,9 +350,10 @@ class Sandbox:
 
 
 def sample(name: str, job_id: str | None = None) -> dict:
-    """A sample event from events/, with a fresh job id (each run is a new pipeline job)."""
+    """A sample event from events/; a pipeline job gets a fresh job id (each run is a new job)."""
     event = json.loads((ROOT / "events" / name).read_text())
-    event["CodePipeline.job"]["id"] = job_id or str(uuid.uuid4())
+    if "CodePipeline.job" in event:
+        event["CodePipeline.job"]["id"] = job_id or str(uuid.uuid4())
     return event
 
 
@@ -358,11 +439,70 @@ def scenarios(box: Sandbox):
            "health-gate.healthy.json", out,
            response.get("duplicate") is True and fake.results == before)
 
+    yield from drift_scenarios(box)
+
     logs = box.logs()
     leaked = [s for s in SAMPLE_SECRETS if s in logs]
     yield ("the function's JSON logs never contain the job's artifact credentials", "(logs)",
            Outcome("logs", f"{logs.count(chr(10))} log lines checked; leaked: {leaked or 'none'}", {}),
-           not leaked and '"health gate invoked"' in logs)
+           not leaked and '"pipeline job received"' in logs)
+
+
+def drift_event(sample_name: str, detection_id: str) -> dict:
+    event = json.loads((ROOT / "events" / sample_name).read_text())
+    event["detail"]["stack-drift-detection-id"] = detection_id
+    return event
+
+
+def drift_scenarios(box: Sandbox):
+    fake = box.fake
+    for stack in ("orders-api", "orders-network"):
+        box.create_stack(stack)
+
+    def detection_of(stack: str) -> str:
+        return [d for d, s in fake.detections.items() if s == stack][-1]
+
+    def start(event_file: str) -> tuple[str, dict]:
+        event = sample(event_file)
+        return event["CodePipeline.job"]["id"], box.invoke("drift-gate", event)
+
+    job_id, response = start("drift-gate.one-stack.json")
+    waiting = response.get("result") == "waiting" and job_id not in fake.results
+    fake.stack_drifts["orders-api"] = [("OrdersBucket", "AWS::S3::Bucket", "MODIFIED", ["/Tags/0/Value"])]
+    box.invoke("drift-callback", drift_event("drift-callback.in-sync.json", detection_of("orders-api")))
+    out = job_outcome(box, job_id)
+    yield ("drift only in ignored tags: the gate waits for CloudFormation, then lets the deployment through",
+           "drift-gate.one-stack.json + drift-callback.in-sync.json", out,
+           waiting and out.kind == "success" and "DriftStatus=IN_SYNC" in out.detail)
+
+    job_id, _ = start("drift-gate.two-stacks.json")
+    fake.stack_drifts["orders-network"] = [("PrivateSubnet", "AWS::EC2::Subnet", "DELETED", [])]
+    first = box.invoke("drift-callback", drift_event("drift-callback.drifted.json", detection_of("orders-network")))
+    box.invoke("drift-callback", drift_event("drift-callback.in-sync.json", detection_of("orders-api")))
+    out = job_outcome(box, job_id)
+    yield ("someone deleted a subnet by hand: the gate stops the deployment once both stacks are checked",
+           "drift-gate.two-stacks.json + drift-callback.drifted.json", out,
+           first.get("progress") == "waiting for other stacks" and out.kind == "failure"
+           and "orders-network: PrivateSubnet (AWS::EC2::Subnet) DELETED" in out.detail)
+
+    before = dict(fake.results)
+    again = box.invoke("drift-callback", drift_event("drift-callback.duplicate.json", detection_of("orders-network")))
+    yield ("the drift event delivered twice: nothing changes", "drift-callback.duplicate.json",
+           Outcome("ignored", json.dumps(again), again), again.get("progress") == "already decided" and fake.results == before)
+
+    stranger = box.invoke("drift-callback", drift_event("drift-callback.drifted.json", "not-started-by-tollgate"))
+    yield ("a drift detection someone else started: ignored", "drift-callback.drifted.json",
+           Outcome("ignored", json.dumps(stranger), stranger), stranger.get("ignored") == "detection not started by Tollgate")
+
+    job_id, _ = start("drift-gate.bad-params.json")
+    out = job_outcome(box, job_id)
+    yield ("a typo in the drift gate's UserParameters: a configuration error naming the field",
+           "drift-gate.bad-params.json", out,
+           out.kind == "failure" and out.detail.startswith("ConfigurationError: UserParameters: unknown field `stack`"))
+
+    schedule = box.invoke("drift-callback", json.loads((ROOT / "events" / "drift-callback.schedule.json").read_text()))
+    yield ("the reconciler's schedule finds every job closed", "drift-callback.schedule.json",
+           Outcome("reconciled", json.dumps(schedule), schedule), schedule.get("reconciled") == [])
 
 
 def main(mode: str) -> int:

@@ -409,6 +409,25 @@ where
     })
 }
 
+/// A job function's handler body: logs the invocation (secrets redacted), gives the work the
+/// Lambda's remaining time, and runs it through [`run_job`].
+pub async fn handle_job<R, F, Fut, E>(
+    reporter: &R,
+    event: lambda_runtime::LambdaEvent<Value>,
+    work: F,
+) -> Result<Value, Diagnostic>
+where
+    R: JobReporter,
+    F: FnOnce(Job) -> Fut,
+    Fut: Future<Output = Result<JobOutcome, E>>,
+    E: Display,
+{
+    tracing::info!(event = %crate::telemetry::redacted(&event.payload), "pipeline job received");
+    let budget = time_left(event.context.deadline, crate::now_ms());
+    let reported = run_job(reporter, &event.payload, budget, work).await?;
+    Ok(reported.to_response())
+}
+
 /// Sends `outcome` for `job_id`, once. Returns false when CodePipeline already had a result for
 /// the job (a duplicate delivery, or another function got there first): that counts as done.
 /// Any other failure is logged and returned, for the caller to surface (Lambda retries).

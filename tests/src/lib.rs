@@ -156,3 +156,35 @@ pub async fn create_state_table(client: &aws_sdk_dynamodb::Client) -> String {
         .expect("enable TTL in moto");
     name
 }
+
+/// Creates (or updates) a metric alarm in moto and, when `state` is given, sets its state and reason.
+pub async fn put_alarm(
+    client: &aws_sdk_cloudwatch::Client,
+    name: &str,
+    state: Option<(&str, aws_sdk_cloudwatch::types::StateValue)>,
+) {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
+    client
+        .put_metric_alarm()
+        .alarm_name(name)
+        .namespace("Tollgate/Test")
+        .metric_name("Errors")
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(5.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .expect("put alarm in moto");
+    if let Some((reason, value)) = state {
+        client
+            .set_alarm_state()
+            .alarm_name(name)
+            .state_value(value)
+            .state_reason(reason)
+            .send()
+            .await
+            .expect("set alarm state in moto");
+    }
+}

@@ -1,38 +1,8 @@
 //! The CloudWatch alarm adapter against a real moto server.
 
-use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+use aws_sdk_cloudwatch::types::StateValue;
 use health_gate::alarms::{AlarmStates, CloudWatchAlarms};
-use tollgate_tests::{moto_config, unique};
-
-async fn put_alarm(
-    client: &aws_sdk_cloudwatch::Client,
-    name: &str,
-    state: Option<(&str, StateValue)>,
-) {
-    client
-        .put_metric_alarm()
-        .alarm_name(name)
-        .namespace("Tollgate/Test")
-        .metric_name("Errors")
-        .statistic(Statistic::Sum)
-        .period(60)
-        .evaluation_periods(1)
-        .threshold(5.0)
-        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-        .send()
-        .await
-        .expect("put alarm");
-    if let Some((reason, value)) = state {
-        client
-            .set_alarm_state()
-            .alarm_name(name)
-            .state_value(value)
-            .state_reason(reason)
-            .send()
-            .await
-            .expect("set alarm state");
-    }
-}
+use tollgate_tests::{moto_config, put_alarm, unique};
 
 #[tokio::test]
 async fn named_alarm_in_alarm_is_reported_with_its_reason_and_ok_alarms_are_not() {

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_codepipeline::operation::put_job_success_result::PutJobSuccessResultInput;
 use aws_sdk_codepipeline::types::FailureType;
 use aws_sdk_health::operation::describe_events::DescribeEventsOutput;
@@ -18,7 +18,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use tollgate::testing::{HttpResponse, aws_json_error, job_event};
 use tollgate_tests::mocks::{RecordingPipeline, output_variable};
-use tollgate_tests::{moto_config, unique, workspace_root};
+use tollgate_tests::{moto_config, put_alarm, unique, workspace_root};
 
 /// The handler's dependencies, plus what it sent to CodePipeline.
 struct Gate {
@@ -154,25 +154,7 @@ async fn alarm_in_alarm_fails_the_job_with_its_name_and_reason() {
         ),
         ("tollgate-demo-queue", StateValue::Ok, "fine"),
     ] {
-        cw.put_metric_alarm()
-            .alarm_name(name)
-            .namespace("Tollgate/Demo")
-            .metric_name("Errors")
-            .statistic(Statistic::Sum)
-            .period(60)
-            .evaluation_periods(1)
-            .threshold(5.0)
-            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-            .send()
-            .await
-            .unwrap();
-        cw.set_alarm_state()
-            .alarm_name(name)
-            .state_value(state)
-            .state_reason(reason)
-            .send()
-            .await
-            .unwrap();
+        put_alarm(&cw, name, Some((reason, state))).await;
     }
     gate.invoke(sample("health-gate.alarms.json")).await;
     let (_, message) = gate.only_failure();
@@ -331,7 +313,7 @@ async fn logs_never_contain_the_jobs_artifact_credentials() {
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
-        logs.contains("health gate invoked"),
+        logs.contains("pipeline job received"),
         "the event was logged: {logs}"
     );
     assert!(logs.contains("job failed"), "{logs}");

@@ -220,3 +220,15 @@ async fn missing_table_is_an_sdk_error_naming_the_problem() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn delete_removes_an_item_and_deleting_again_is_fine() {
+    let (store, _, _) = store().await;
+    store
+        .create(&Record::new("OPEN#drift", "job-1"))
+        .await
+        .unwrap();
+    store.delete("OPEN#drift", "job-1").await.unwrap();
+    assert_eq!(store.get("OPEN#drift", "job-1").await.unwrap(), None);
+    store.delete("OPEN#drift", "job-1").await.unwrap();
+}

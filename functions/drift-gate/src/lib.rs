@@ -11,11 +11,8 @@ use std::time::SystemTime;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tollgate::config::{ConfigError, Env, required};
-use tollgate::pipeline_job::{
-    CodePipelineReporter, Job, JobOutcome, JobReporter, run_job, time_left,
-};
+use tollgate::pipeline_job::{CodePipelineReporter, Job, JobOutcome, JobReporter, handle_job};
 use tollgate::state::{DynamoStateStore, StateError, StateStore};
-use tollgate::telemetry::redacted;
 
 use cloudformation::{AwsTargets, StackState, Target, Targets};
 use params::{DriftParams, Policy};
@@ -58,20 +55,21 @@ where
     S: StateStore,
     T: Targets,
 {
-    tracing::info!(event = %redacted(&event.payload), "drift gate invoked");
-    let budget = time_left(event.context.deadline, tollgate::now_ms());
-    let reported = run_job(&deps.reporter, &event.payload, budget, |job| {
+    let response = handle_job(&deps.reporter, event, |job| {
         start(deps, job, SystemTime::now())
     })
     .await?;
-    if !matches!(reported.outcome, JobOutcome::Waiting { .. }) {
+    if let (Some(job_id), Some("failed" | "succeeded")) =
+        (response["jobId"].as_str(), response["result"].as_str())
+    {
         // A job this invocation claimed and then failed is now reported: close it, so the
-        // reconciler leaves it alone. If this fails the reconciler closes it later.
-        if let Err(e) = records::close_job(&deps.store, &reported.job_id).await {
-            tracing::warn!(job_id = %reported.job_id, error = %e, "could not close the job record");
+        // reconciler leaves it alone (closing a job it never claimed changes nothing). If this
+        // fails, the reconciler closes it later.
+        if let Err(e) = records::close_job(&deps.store, job_id).await {
+            tracing::warn!(%job_id, error = %e, "could not close the job record");
         }
     }
-    Ok(reported.to_response())
+    Ok(response)
 }
 
 fn is_detectable(status: &str) -> bool {

@@ -11,10 +11,7 @@ use aws_config::Region;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tollgate::config::{ConfigError, Env};
-use tollgate::pipeline_job::{
-    CodePipelineReporter, Job, JobOutcome, JobReporter, run_job, time_left,
-};
-use tollgate::telemetry::redacted;
+use tollgate::pipeline_job::{CodePipelineReporter, Job, JobOutcome, JobReporter, handle_job};
 
 use alarms::{AlarmStates, CloudWatchAlarms};
 use decision::{AlarmReading, HealthReading, decide};
@@ -71,13 +68,7 @@ where
     H: HealthEvents,
     A: AlarmStates,
 {
-    tracing::info!(event = %redacted(&event.payload), "health gate invoked");
-    let budget = time_left(event.context.deadline, tollgate::now_ms());
-    let reported = run_job(&deps.reporter, &event.payload, budget, |job| {
-        check(deps, job)
-    })
-    .await?;
-    Ok(reported.to_response())
+    handle_job(&deps.reporter, event, |job| check(deps, job)).await
 }
 
 /// Reads the job's parameters, asks AWS Health and CloudWatch, and decides.

@@ -1,0 +1,182 @@
+//! The CloudFormation drift adapter against the real client, with responses mocked as AWS
+//! documents them (moto does not implement drift detection).
+
+use std::time::Duration;
+
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::config::retry::RetryConfig;
+use aws_sdk_cloudformation::operation::describe_stack_drift_detection_status::DescribeStackDriftDetectionStatusOutput;
+use aws_sdk_cloudformation::operation::describe_stack_resource_drifts::DescribeStackResourceDriftsOutput;
+use aws_sdk_cloudformation::types::{
+    PropertyDifference, StackDriftDetectionStatus, StackDriftStatus, StackResourceDrift,
+    StackResourceDriftStatus,
+};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use drift_gate::cloudformation::{DetectionStatus, Detector, StackState};
+use tollgate::testing::aws_query_error;
+
+fn detector(rules: &[&Rule]) -> Detector {
+    Detector::new(mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::Sequential,
+        rules.iter().copied(),
+        |c| c.retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1))
+        )
+    ))
+}
+
+fn resource(id: &str, status: StackResourceDriftStatus, paths: &[&str]) -> StackResourceDrift {
+    StackResourceDrift::builder()
+        .logical_resource_id(id)
+        .resource_type("AWS::S3::Bucket")
+        .stack_resource_drift_status(status)
+        .set_property_differences(Some(
+            paths
+                .iter()
+                .map(|p| PropertyDifference::builder().property_path(*p).build())
+                .collect(),
+        ))
+        .build()
+}
+
+#[tokio::test]
+async fn resource_drifts_are_read_from_every_page_and_unchecked_ones_counted() {
+    let page1 = mock!(Client::describe_stack_resource_drifts)
+        .match_requests(|r| {
+            r.stack_name() == Some("app")
+                && r.next_token().is_none()
+                && r.stack_resource_drift_status_filters()
+                    == [
+                        StackResourceDriftStatus::Modified,
+                        StackResourceDriftStatus::Deleted,
+                        StackResourceDriftStatus::NotChecked,
+                    ]
+        })
+        .then_output(|| {
+            DescribeStackResourceDriftsOutput::builder()
+                .stack_resource_drifts(resource(
+                    "Bucket",
+                    StackResourceDriftStatus::Modified,
+                    &["/Tags/0/Value", "/VersioningConfiguration/Status"],
+                ))
+                .stack_resource_drifts(resource("Fn", StackResourceDriftStatus::NotChecked, &[]))
+                .next_token("2")
+                .build()
+        });
+    let page2 = mock!(Client::describe_stack_resource_drifts)
+        .match_requests(|r| r.next_token() == Some("2"))
+        .then_output(|| {
+            DescribeStackResourceDriftsOutput::builder()
+                .stack_resource_drifts(resource("Queue", StackResourceDriftStatus::Deleted, &[]))
+                .build()
+        });
+    let (drifted, not_checked) = detector(&[&page1, &page2]).drifts("app").await.unwrap();
+    assert_eq!(not_checked, 1);
+    assert_eq!(drifted.len(), 2);
+    assert_eq!(
+        drifted[0].property_paths,
+        ["/Tags/0/Value", "/VersioningConfiguration/Status"]
+    );
+    assert_eq!(
+        (drifted[1].logical_id.as_str(), drifted[1].status.as_str()),
+        ("Queue", "DELETED")
+    );
+}
+
+#[tokio::test]
+async fn failed_detection_carries_cloudformations_reason() {
+    let rule = mock!(Client::describe_stack_drift_detection_status).then_output(|| {
+        DescribeStackDriftDetectionStatusOutput::builder()
+            .stack_drift_detection_id("d-1")
+            .detection_status(StackDriftDetectionStatus::DetectionFailed)
+            .detection_status_reason(
+                "Failed to detect drift on resources [Fn (AWS::Lambda::Function)]",
+            )
+            .stack_drift_status(StackDriftStatus::from("UNKNOWN"))
+            .build()
+    });
+    assert_eq!(
+        detector(&[&rule]).status("d-1").await.unwrap(),
+        DetectionStatus::Failed {
+            reason: "Failed to detect drift on resources [Fn (AWS::Lambda::Function)]".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn in_progress_and_complete_statuses_are_told_apart() {
+    let rule = mock!(Client::describe_stack_drift_detection_status)
+        .sequence()
+        .output(|| {
+            DescribeStackDriftDetectionStatusOutput::builder()
+                .detection_status(StackDriftDetectionStatus::DetectionInProgress)
+                .build()
+        })
+        .output(|| {
+            DescribeStackDriftDetectionStatusOutput::builder()
+                .detection_status(StackDriftDetectionStatus::DetectionComplete)
+                .build()
+        })
+        .build();
+    let d = detector(&[&rule]);
+    assert_eq!(d.status("d-1").await.unwrap(), DetectionStatus::InProgress);
+    assert_eq!(d.status("d-1").await.unwrap(), DetectionStatus::Complete);
+}
+
+#[tokio::test]
+async fn missing_stack_validation_error_means_missing() {
+    let rule = mock!(Client::describe_stacks).then_http_response(|| {
+        aws_query_error(400, "ValidationError", "Stack with id app does not exist")
+    });
+    assert_eq!(
+        detector(&[&rule]).stack("app").await.unwrap(),
+        StackState::Missing
+    );
+}
+
+#[tokio::test]
+async fn other_validation_errors_are_not_taken_for_a_missing_stack() {
+    let rule = mock!(Client::describe_stacks).then_http_response(|| {
+        aws_query_error(
+            400,
+            "ValidationError",
+            "1 validation error detected: Value 'x y' at 'stackName' failed",
+        )
+    });
+    let err = detector(&[&rule]).stack("x y").await.unwrap_err();
+    assert!(
+        err.0.contains("DescribeStacks for x y failed") && err.0.contains("ValidationError"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn throttling_past_retries_says_to_retry_the_stage() {
+    let rule = mock!(Client::detect_stack_drift)
+        .sequence()
+        .http_response(|| aws_query_error(400, "Throttling", "Rate exceeded"))
+        .times(3)
+        .build();
+    let err = detector(&[&rule]).start("app").await.unwrap_err();
+    assert_eq!(rule.num_calls(), 3);
+    assert!(
+        err.0.contains("Throttling") && err.0.contains("retry the stage"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn access_denied_names_the_permission_to_grant() {
+    let rule = mock!(Client::detect_stack_drift).then_http_response(|| {
+        aws_query_error(403, "AccessDenied", "User: arn:aws:sts::111111111111:assumed-role/x/y is not authorized to perform: cloudformation:DetectStackDrift")
+    });
+    let err = detector(&[&rule]).start("app").await.unwrap_err();
+    assert!(
+        err.0.contains("cloudformation:DetectStackDrift") && err.0.contains("Give the role"),
+        "{err}"
+    );
+    assert_eq!(rule.num_calls(), 1, "access denied is not retried");
+}
