@@ -173,7 +173,13 @@ pub fn decide(params: &DriftParams, results: &[StackResult], missing: &[String])
         }
         return JobOutcome::failed(bounded_list(&heading, &lines, FAILURE_MESSAGE_MAX_CHARS));
     }
-    let checked: Vec<&str> = results.iter().map(|r| r.stack.as_str()).collect();
+    // In the order the action lists them (results arrive in detection order).
+    let checked: Vec<&str> = params
+        .stacks
+        .iter()
+        .filter(|s| results.iter().any(|r| &r.stack == *s))
+        .map(String::as_str)
+        .collect();
     let mut summary = if checked.is_empty() {
         "No stack to check yet".to_string()
     } else {
@@ -207,7 +213,14 @@ pub fn decide(params: &DriftParams, results: &[StackResult], missing: &[String])
         summary,
         output_variables: BTreeMap::from([
             ("DriftStatus".to_string(), status.to_string()),
-            ("StacksChecked".to_string(), checked.join(",")),
+            (
+                "StacksChecked".to_string(),
+                if checked.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    checked.join(",")
+                },
+            ),
             ("ResourcesNotChecked".to_string(), not_checked.to_string()),
         ]),
     }
