@@ -84,6 +84,49 @@ pub enum StateError {
     Sdk(String),
 }
 
+/// One write of an all-or-nothing [`StateStore::write_all`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Put the record only if no item has its key.
+    Create(Record),
+    /// Move an item from state `from` to `to` (optionally replacing its data) only if it is in `from`.
+    Transition {
+        pk: String,
+        sk: String,
+        from: String,
+        to: String,
+        data: Option<Value>,
+    },
+}
+
+impl Write {
+    fn key(&self) -> (&str, &str) {
+        match self {
+            Write::Create(r) => (&r.pk, &r.sk),
+            Write::Transition { pk, sk, .. } => (pk, sk),
+        }
+    }
+
+    /// The error for this write's condition failing.
+    fn conflict(&self) -> StateError {
+        match self {
+            Write::Create(r) => StateError::AlreadyExists {
+                pk: r.pk.clone(),
+                sk: r.sk.clone(),
+            },
+            Write::Transition {
+                pk, sk, from, to, ..
+            } => StateError::TransitionNotAllowed {
+                pk: pk.clone(),
+                sk: sk.clone(),
+                from: from.clone(),
+                to: to.clone(),
+                current: None,
+            },
+        }
+    }
+}
+
 /// What Tollgate needs from its state table.
 pub trait StateStore: Send + Sync {
     /// Writes `record` only if no item has its key.
@@ -105,6 +148,10 @@ pub trait StateStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<Record>, StateError>> + Send;
     /// Every item under `pk`, in `sk` order.
     fn query(&self, pk: &str) -> impl Future<Output = Result<Vec<Record>, StateError>> + Send;
+    /// Applies every write or none (one DynamoDB transaction, at most 100 writes). When a
+    /// condition fails, the error is that write's ([`StateError::AlreadyExists`] or
+    /// [`StateError::TransitionNotAllowed`], without the current state).
+    fn write_all(&self, writes: &[Write]) -> impl Future<Output = Result<(), StateError>> + Send;
     /// Removes an item; removing one that is not there is not an error.
     fn delete(&self, pk: &str, sk: &str) -> impl Future<Output = Result<(), StateError>> + Send;
 }
@@ -273,6 +320,82 @@ impl StateStore for DynamoStateStore {
             .await
             .map_err(sdk_error)?;
         out.item().map(from_item).transpose()
+    }
+
+    async fn write_all(&self, writes: &[Write]) -> Result<(), StateError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+        let build_error =
+            |e: aws_smithy_types::error::operation::BuildError| StateError::Sdk(e.to_string());
+        let mut items = Vec::with_capacity(writes.len());
+        for write in writes {
+            let item = match write {
+                Write::Create(record) => TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(to_item(record)))
+                            .condition_expression("attribute_not_exists(pk)")
+                            .build()
+                            .map_err(build_error)?,
+                    )
+                    .build(),
+                Write::Transition {
+                    pk,
+                    sk,
+                    from,
+                    to,
+                    data,
+                } => {
+                    let mut update = Update::builder()
+                        .table_name(&self.table)
+                        .key("pk", AttributeValue::S(pk.clone()))
+                        .key("sk", AttributeValue::S(sk.clone()))
+                        .condition_expression("#state = :from")
+                        .expression_attribute_names("#state", "state")
+                        .expression_attribute_values(":from", AttributeValue::S(from.clone()))
+                        .expression_attribute_values(":to", AttributeValue::S(to.clone()));
+                    update = match data {
+                        Some(data) => update
+                            .update_expression("SET #state = :to, #data = :data")
+                            .expression_attribute_names("#data", "data")
+                            .expression_attribute_values(
+                                ":data",
+                                AttributeValue::S(data.to_string()),
+                            ),
+                        None => update.update_expression("SET #state = :to"),
+                    };
+                    TransactWriteItem::builder()
+                        .update(update.build().map_err(build_error)?)
+                        .build()
+                }
+            };
+            items.push(item);
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                    e.as_service_error()
+                {
+                    let failed = cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .position(|r| r.code() == Some("ConditionalCheckFailed"));
+                    if let Some(write) = failed.and_then(|i| writes.get(i)) {
+                        tracing::debug!(key = ?write.key(), "transaction condition failed");
+                        return Err(write.conflict());
+                    }
+                }
+                Err(sdk_error(e))
+            }
+        }
     }
 
     async fn delete(&self, pk: &str, sk: &str) -> Result<(), StateError> {

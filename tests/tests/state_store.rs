@@ -232,3 +232,82 @@ async fn delete_removes_an_item_and_deleting_again_is_fine() {
     assert_eq!(store.get("OPEN#drift", "job-1").await.unwrap(), None);
     store.delete("OPEN#drift", "job-1").await.unwrap();
 }
+
+#[tokio::test]
+async fn write_all_applies_every_write_or_none() {
+    use tollgate::state::Write;
+    let (store, _, _) = store().await;
+    store
+        .create(&Record::new("JOB#t", "JOB").with_state("CLAIMED"))
+        .await
+        .unwrap();
+    store
+        .create(&Record::new("DRIFT#taken", "DRIFT"))
+        .await
+        .unwrap();
+
+    // One create collides: nothing is written, and the error names the colliding key.
+    let colliding = [
+        Write::Create(Record::new("DRIFT#new", "DRIFT")),
+        Write::Create(Record::new("DRIFT#taken", "DRIFT")),
+        Write::Transition {
+            pk: "JOB#t".into(),
+            sk: "JOB".into(),
+            from: "CLAIMED".into(),
+            to: "PENDING".into(),
+            data: None,
+        },
+    ];
+    assert_eq!(
+        store.write_all(&colliding).await,
+        Err(StateError::AlreadyExists {
+            pk: "DRIFT#taken".into(),
+            sk: "DRIFT".into()
+        })
+    );
+    assert_eq!(store.get("DRIFT#new", "DRIFT").await.unwrap(), None);
+    assert_eq!(
+        store
+            .get("JOB#t", "JOB")
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .as_deref(),
+        Some("CLAIMED")
+    );
+
+    // Without the collision every write lands.
+    store
+        .write_all(&[colliding[0].clone(), colliding[2].clone()])
+        .await
+        .unwrap();
+    assert!(store.get("DRIFT#new", "DRIFT").await.unwrap().is_some());
+    assert_eq!(
+        store
+            .get("JOB#t", "JOB")
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .as_deref(),
+        Some("PENDING")
+    );
+
+    // A transition from the wrong state fails the whole transaction.
+    let stale = [
+        Write::Create(Record::new("DRIFT#other", "DRIFT")),
+        Write::Transition {
+            pk: "JOB#t".into(),
+            sk: "JOB".into(),
+            from: "CLAIMED".into(),
+            to: "PENDING".into(),
+            data: None,
+        },
+    ];
+    assert!(matches!(
+        store.write_all(&stale).await,
+        Err(StateError::TransitionNotAllowed { .. })
+    ));
+    assert_eq!(store.get("DRIFT#other", "DRIFT").await.unwrap(), None);
+}

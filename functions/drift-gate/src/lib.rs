@@ -16,7 +16,7 @@ use tollgate::state::{DynamoStateStore, StateError, StateStore};
 
 use cloudformation::{AwsTargets, StackState, Target, Targets};
 use params::{DriftParams, Policy};
-use records::{CLAIMED, DetectionData, JobData, PENDING, REPORTING};
+use records::{CLAIMED, DetectionData, JobData, REPORTING};
 
 /// Everything the drift functions talk to, built once per cold start.
 pub struct Deps<R, S, T> {
@@ -103,15 +103,6 @@ where
         Ok(p) => p,
         Err(e) => return Ok(JobOutcome::misconfigured(e.to_string())),
     };
-    // A retried delivery of a job already claimed starts nothing twice.
-    if let Some(stored) = records::load_job(&deps.store, &job.id).await? {
-        return Ok(match (stored.state.as_str(), stored.data.final_message) {
-            (REPORTING, Some(message)) => JobOutcome::failed(message),
-            _ => JobOutcome::Waiting {
-                reason: "drift detection was already started for this job".into(),
-            },
-        });
-    }
     let target = Target {
         region: params.region.clone(),
         role_arn: params.role_arn.clone(),
@@ -154,25 +145,30 @@ where
         missing,
         final_message: None,
     };
+    // A retried delivery of a job already claimed starts nothing twice: it waits for the first
+    // delivery's detections, or repeats the failure that delivery decided but could not report.
     if !records::claim_job(&deps.store, &job.id, &data, now).await? {
-        return Ok(JobOutcome::Waiting {
-            reason: "another delivery of this job claimed it first".into(),
+        let stored = records::load_job(&deps.store, &job.id).await?;
+        return Ok(match stored.map(|j| (j.state, j.data.final_message)) {
+            Some((state, Some(message))) if state == REPORTING => JobOutcome::failed(message),
+            _ => JobOutcome::Waiting {
+                reason: "drift detection was already started for this job".into(),
+            },
         });
     }
+    let mut detections = Vec::with_capacity(to_check.len());
     for stack in &to_check {
-        let detection_id = match detector.start(stack).await {
-            Ok(id) => id,
+        match detector.start(stack).await {
+            Ok(detection_id) => detections.push(DetectionData {
+                stack: stack.clone(),
+                detection_id,
+                target: target.clone(),
+                result: None,
+            }),
             Err(e) => return give_up(deps, &job.id, data, e.to_string()).await,
-        };
-        let detection = DetectionData {
-            stack: stack.clone(),
-            detection_id,
-            target: target.clone(),
-            result: None,
-        };
-        records::add_detection(&deps.store, &job.id, &detection, now).await?;
+        }
     }
-    records::move_job(&deps.store, &job.id, CLAIMED, PENDING, None).await?;
+    records::commit_detections(&deps.store, &job.id, &detections, now).await?;
     Ok(JobOutcome::Waiting {
         reason: format!("drift detection started for {}", to_check.join(", ")),
     })

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tollgate::state::{Record, StateError, StateStore, epoch_seconds};
+use tollgate::state::{Record, StateError, StateStore, Write, epoch_seconds};
 
 use crate::cloudformation::Target;
 use crate::decision::{Detection, StackResult};
@@ -111,7 +111,8 @@ impl StoredJob {
     }
 }
 
-/// Claims a job for this invocation. False when it was claimed before (a retried delivery).
+/// Claims a job for this invocation (the job item and its place on the reconciler's list, in
+/// one transaction). False when it was claimed before (a retried delivery).
 pub async fn claim_job(
     store: &impl StateStore,
     job_id: &str,
@@ -122,43 +123,51 @@ pub async fn claim_job(
         .with_state(CLAIMED)
         .with_data(to_value(data))
         .expiring_after(now, RECORD_TTL);
-    match store.create(&job).await {
-        Ok(()) => {}
-        Err(StateError::AlreadyExists { .. }) => return Ok(false),
-        Err(e) => return Err(e),
-    }
     let open = Record::new(OPEN_PK, job_id)
         .with_data(serde_json::json!({ "startedAt": data.started_at }))
         .expiring_after(now, RECORD_TTL);
-    match store.create(&open).await {
-        Ok(()) | Err(StateError::AlreadyExists { .. }) => Ok(true),
+    match store
+        .write_all(&[Write::Create(job), Write::Create(open)])
+        .await
+    {
+        Ok(()) => Ok(true),
+        Err(StateError::AlreadyExists { .. }) => Ok(false),
         Err(e) => Err(e),
     }
 }
 
-/// Records a started detection for a claimed job.
-pub async fn add_detection(
+/// Records the detections started for a claimed job and moves it to PENDING, in one
+/// transaction: a callback finds either all of them or none.
+pub async fn commit_detections(
     store: &impl StateStore,
     job_id: &str,
-    data: &DetectionData,
+    detections: &[DetectionData],
     now: SystemTime,
 ) -> Result<(), StateError> {
-    let pointer = Record::new(pointer_pk(&data.detection_id), POINTER_SK)
-        .with_data(to_value(&Pointer {
-            job_id: job_id.to_string(),
-        }))
-        .expiring_after(now, RECORD_TTL);
-    let detection = Record::new(job_pk(job_id), detection_sk(&data.detection_id))
-        .with_state(PENDING)
-        .with_data(to_value(data))
-        .expiring_after(now, RECORD_TTL);
-    for record in [pointer, detection] {
-        match store.create(&record).await {
-            Ok(()) | Err(StateError::AlreadyExists { .. }) => {}
-            Err(e) => return Err(e),
-        }
+    let mut writes = Vec::with_capacity(detections.len() * 2 + 1);
+    for data in detections {
+        writes.push(Write::Create(
+            Record::new(pointer_pk(&data.detection_id), POINTER_SK)
+                .with_data(to_value(&Pointer {
+                    job_id: job_id.to_string(),
+                }))
+                .expiring_after(now, RECORD_TTL),
+        ));
+        writes.push(Write::Create(
+            Record::new(job_pk(job_id), detection_sk(&data.detection_id))
+                .with_state(PENDING)
+                .with_data(to_value(data))
+                .expiring_after(now, RECORD_TTL),
+        ));
     }
-    Ok(())
+    writes.push(Write::Transition {
+        pk: job_pk(job_id),
+        sk: JOB_SK.to_string(),
+        from: CLAIMED.to_string(),
+        to: PENDING.to_string(),
+        data: None,
+    });
+    store.write_all(&writes).await
 }
 
 /// The job a detection belongs to, if Tollgate started it.
