@@ -200,6 +200,38 @@ where
         .is_some_and(|code| code == "ConditionalCheckFailedException")
 }
 
+/// The update expression, names and values of a conditional state transition.
+struct TransitionUpdate {
+    expression: &'static str,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl TransitionUpdate {
+    const CONDITION: &'static str = "#state = :from";
+
+    fn new(from: &str, to: &str, data: Option<&Value>) -> Self {
+        let mut names = HashMap::from([("#state".to_string(), "state".to_string())]);
+        let mut values = HashMap::from([
+            (":from".to_string(), AttributeValue::S(from.to_string())),
+            (":to".to_string(), AttributeValue::S(to.to_string())),
+        ]);
+        let expression = match data {
+            Some(data) => {
+                names.insert("#data".into(), "data".into());
+                values.insert(":data".into(), AttributeValue::S(data.to_string()));
+                "SET #state = :to, #data = :data"
+            }
+            None => "SET #state = :to",
+        };
+        TransitionUpdate {
+            expression,
+            names,
+            values,
+        }
+    }
+}
+
 fn to_item(record: &Record) -> HashMap<String, AttributeValue> {
     let mut item = HashMap::from([
         ("pk".to_string(), AttributeValue::S(record.pk.clone())),
@@ -275,23 +307,17 @@ impl StateStore for DynamoStateStore {
         to: &str,
         data: Option<&Value>,
     ) -> Result<(), StateError> {
-        let mut update = self
+        let t = TransitionUpdate::new(from, to, data);
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(pk.to_string()))
             .key("sk", AttributeValue::S(sk.to_string()))
-            .condition_expression("#state = :from")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":from", AttributeValue::S(from.to_string()))
-            .expression_attribute_values(":to", AttributeValue::S(to.to_string()));
-        update = match data {
-            Some(data) => update
-                .update_expression("SET #state = :to, #data = :data")
-                .expression_attribute_names("#data", "data")
-                .expression_attribute_values(":data", AttributeValue::S(data.to_string())),
-            None => update.update_expression("SET #state = :to"),
-        };
+            .condition_expression(TransitionUpdate::CONDITION)
+            .update_expression(t.expression)
+            .set_expression_attribute_names(Some(t.names))
+            .set_expression_attribute_values(Some(t.values));
         match update.send().await {
             Ok(_) => Ok(()),
             Err(e) if is_condition_failure(&e) => {
@@ -347,27 +373,18 @@ impl StateStore for DynamoStateStore {
                     to,
                     data,
                 } => {
-                    let mut update = Update::builder()
+                    let t = TransitionUpdate::new(from, to, data.as_ref());
+                    let update = Update::builder()
                         .table_name(&self.table)
                         .key("pk", AttributeValue::S(pk.clone()))
                         .key("sk", AttributeValue::S(sk.clone()))
-                        .condition_expression("#state = :from")
-                        .expression_attribute_names("#state", "state")
-                        .expression_attribute_values(":from", AttributeValue::S(from.clone()))
-                        .expression_attribute_values(":to", AttributeValue::S(to.clone()));
-                    update = match data {
-                        Some(data) => update
-                            .update_expression("SET #state = :to, #data = :data")
-                            .expression_attribute_names("#data", "data")
-                            .expression_attribute_values(
-                                ":data",
-                                AttributeValue::S(data.to_string()),
-                            ),
-                        None => update.update_expression("SET #state = :to"),
-                    };
-                    TransactWriteItem::builder()
-                        .update(update.build().map_err(build_error)?)
+                        .condition_expression(TransitionUpdate::CONDITION)
+                        .update_expression(t.expression)
+                        .set_expression_attribute_names(Some(t.names))
+                        .set_expression_attribute_values(Some(t.values))
                         .build()
+                        .map_err(build_error)?;
+                    TransactWriteItem::builder().update(update).build()
                 }
             };
             items.push(item);
