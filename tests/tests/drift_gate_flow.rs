@@ -34,6 +34,7 @@ async fn world_with(stacks: &[(&str, &str)], pipeline: RecordingPipeline) -> Wor
             store: DynamoStateStore::new(dynamodb, table),
             targets: cfn.clone(),
             cross_account_role_name: Some("tollgate-drift-reader".into()),
+            region: Some("us-east-1".into()),
         },
         pipeline,
         cfn,

@@ -25,6 +25,8 @@ pub struct Deps<R, S, T> {
     pub targets: T,
     /// Role name to assume in other accounts for the `{stackName, account}` form.
     pub cross_account_role_name: Option<String>,
+    /// The function's region (for the partition of role ARNs it builds).
+    pub region: Option<String>,
 }
 
 /// The production dependencies.
@@ -40,6 +42,7 @@ impl AwsDeps {
             reporter: CodePipelineReporter::new(aws_sdk_codepipeline::Client::new(&sdk)),
             store: DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
             cross_account_role_name: env.var("CROSS_ACCOUNT_ROLE_NAME"),
+            region: sdk.region().map(|r| r.to_string()),
             targets: AwsTargets::new(sdk),
         })
     }
@@ -98,6 +101,7 @@ where
     let ctx = params::Context {
         job_account: job.account_id.as_deref(),
         cross_account_role_name: deps.cross_account_role_name.as_deref(),
+        region: deps.region.as_deref(),
     };
     let params = match params::parse(job.user_parameters.as_deref(), &ctx) {
         Ok(p) => p,

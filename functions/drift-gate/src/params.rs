@@ -63,6 +63,17 @@ pub struct Context<'a> {
     pub job_account: Option<&'a str>,
     /// Role name to assume in another `account` (template parameter `CrossAccountRoleName`).
     pub cross_account_role_name: Option<&'a str>,
+    /// The function's region, which decides the partition of a role ARN built from `account`.
+    pub region: Option<&'a str>,
+}
+
+/// The ARN partition of a region: `aws-cn` for China, `aws-us-gov` for GovCloud, else `aws`.
+pub fn partition(region: Option<&str>) -> &'static str {
+    match region {
+        Some(r) if r.starts_with("cn-") => "aws-cn",
+        Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
+        _ => "aws",
+    }
 }
 
 fn err(message: impl Into<String>) -> ParamsError {
@@ -128,7 +139,8 @@ pub fn parse(raw: Option<&str>, ctx: &Context<'_>) -> Result<DriftParams, Params
                          CrossAccountRoleName parameter set to the role it may assume there"
                     ))
                 })?;
-                Some(format!("arn:aws:iam::{account}:role/{name}"))
+                let partition = partition(raw.region.as_deref().or(ctx.region));
+                Some(format!("arn:{partition}:iam::{account}:role/{name}"))
             }
         }
     };
@@ -164,6 +176,7 @@ mod tests {
         Context {
             job_account: Some("111111111111"),
             cross_account_role_name: None,
+            region: Some("us-east-1"),
         }
     }
 
@@ -208,6 +221,7 @@ mod tests {
         let c = Context {
             job_account: Some("111111111111"),
             cross_account_role_name: Some("tollgate-drift-reader"),
+            region: Some("us-east-1"),
         };
         let p = parse(Some(r#"{"stackName":"app","account":"222222222222"}"#), &c).unwrap();
         assert_eq!(
