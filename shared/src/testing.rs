@@ -5,6 +5,14 @@ use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use serde_json::{Value, json};
 
+/// The retry policy for mocked SDK clients: AWS's standard mode with 3 attempts and a 1 ms
+/// backoff, so retry tests exercise real retries without waiting.
+pub fn fast_retries() -> aws_smithy_types::retry::RetryConfig {
+    aws_smithy_types::retry::RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(std::time::Duration::from_millis(1))
+}
+
 /// An error response as AWS's JSON-protocol services (awsJson1_1: CodePipeline, Health,
 /// DynamoDB) send it: an HTTP status, `x-amzn-ErrorType`, and `{"__type", "message"}`.
 pub fn aws_json_error(status: u16, error_type: &str, message: &str) -> Response {

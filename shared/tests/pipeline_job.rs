@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_codepipeline::Client;
-use aws_sdk_codepipeline::config::retry::RetryConfig;
 use aws_sdk_codepipeline::operation::put_job_failure_result::{
     PutJobFailureResultInput, PutJobFailureResultOutput,
 };
@@ -64,11 +63,7 @@ impl Pipeline {
             aws_sdk_codepipeline,
             RuleMode::MatchAny,
             [&success_rule, &failure_rule],
-            |c| c.retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(3)
-                    .with_initial_backoff(Duration::from_millis(1))
-            )
+            |c| c.retry_config(tollgate::testing::fast_retries())
         );
         Pipeline {
             reporter: CodePipelineReporter::new(client),

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use aws_sdk_cloudformation::operation::describe_stack_drift_detection_status::DescribeStackDriftDetectionStatusOutput;
 use aws_sdk_cloudformation::operation::describe_stack_resource_drifts::DescribeStackResourceDriftsOutput;
@@ -27,12 +26,6 @@ use tollgate::pipeline_job::CodePipelineReporter;
 use tollgate::testing::{aws_json_error, aws_query_error};
 
 type Seen<T> = Arc<Mutex<Vec<T>>>;
-
-fn fast_retries() -> aws_sdk_codepipeline::config::retry::RetryConfig {
-    aws_sdk_codepipeline::config::retry::RetryConfig::standard()
-        .with_max_attempts(3)
-        .with_initial_backoff(Duration::from_millis(1))
-}
 
 /// A CodePipeline client that records every job result sent to it. The first
 /// `failing_reports` result calls answer 500 InternalFailure, as AWS does when it is in trouble.
@@ -93,7 +86,7 @@ impl RecordingPipeline {
             aws_sdk_codepipeline,
             RuleMode::MatchAny,
             rules.iter(),
-            |c| c.retry_config(fast_retries())
+            |c| c.retry_config(tollgate::testing::fast_retries())
         );
         RecordingPipeline {
             reporter: CodePipelineReporter::new(client),
@@ -302,11 +295,7 @@ impl ScriptedCloudFormation {
             aws_sdk_cloudformation,
             RuleMode::MatchAny,
             [&describe, &detect, &status, &drifts],
-            |c| c.retry_config(
-                aws_sdk_cloudformation::config::retry::RetryConfig::standard()
-                    .with_max_attempts(3)
-                    .with_initial_backoff(Duration::from_millis(1))
-            )
+            |c| c.retry_config(tollgate::testing::fast_retries())
         );
         ScriptedCloudFormation {
             world,

@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_codepipeline::operation::put_job_success_result::PutJobSuccessResultInput;
@@ -27,12 +26,6 @@ struct Gate {
     _rules: Vec<Rule>,
 }
 
-fn retry_fast() -> aws_sdk_health::config::retry::RetryConfig {
-    aws_sdk_health::config::retry::RetryConfig::standard()
-        .with_max_attempts(3)
-        .with_initial_backoff(Duration::from_millis(1))
-}
-
 impl Gate {
     /// `primary` answers AWS Health calls on us-east-1; the us-east-2 failover answers throttling.
     async fn new(primary: Vec<Rule>) -> Gate {
@@ -40,9 +33,9 @@ impl Gate {
         let failover_rule =
             mock!(aws_sdk_health::Client::describe_events).then_http_response(throttled);
         let health = mock_client!(aws_sdk_health, RuleMode::Sequential, primary.iter(), |c| c
-            .retry_config(retry_fast()));
+            .retry_config(tollgate::testing::fast_retries()));
         let failover = mock_client!(aws_sdk_health, RuleMode::MatchAny, [&failover_rule], |c| c
-            .retry_config(retry_fast()));
+            .retry_config(tollgate::testing::fast_retries()));
         let mut rules = primary;
         rules.push(failover_rule);
         Gate {

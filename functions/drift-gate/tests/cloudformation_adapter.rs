@@ -1,10 +1,7 @@
 //! The CloudFormation drift adapter against the real client, with responses mocked as AWS
 //! documents them (moto does not implement drift detection).
 
-use std::time::Duration;
-
 use aws_sdk_cloudformation::Client;
-use aws_sdk_cloudformation::config::retry::RetryConfig;
 use aws_sdk_cloudformation::operation::describe_stack_drift_detection_status::DescribeStackDriftDetectionStatusOutput;
 use aws_sdk_cloudformation::operation::describe_stack_resource_drifts::DescribeStackResourceDriftsOutput;
 use aws_sdk_cloudformation::types::{
@@ -20,11 +17,7 @@ fn detector(rules: &[&Rule]) -> Detector {
         aws_sdk_cloudformation,
         RuleMode::Sequential,
         rules.iter().copied(),
-        |c| c.retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1))
-        )
+        |c| c.retry_config(tollgate::testing::fast_retries())
     ))
 }
 

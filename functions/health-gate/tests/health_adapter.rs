@@ -1,9 +1,6 @@
 //! The AWS Health adapter against the real Health client, with responses mocked as AWS sends them.
 
-use std::time::Duration;
-
 use aws_sdk_health::Client;
-use aws_sdk_health::config::retry::RetryConfig;
 use aws_sdk_health::operation::describe_events::DescribeEventsOutput;
 use aws_sdk_health::types::{Event, EventStatusCode, EventTypeCategory};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
@@ -30,11 +27,7 @@ fn client(rules: &[&Rule]) -> Client {
         aws_sdk_health,
         RuleMode::Sequential,
         rules.iter().copied(),
-        |c| c.retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1))
-        )
+        |c| c.retry_config(tollgate::testing::fast_retries())
     )
 }
 
