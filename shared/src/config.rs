@@ -9,6 +9,12 @@ pub enum ConfigError {
         "environment variable {name} is not set (declare it for this function in template.yaml)"
     )]
     Missing { name: String },
+    /// Lambda sets `AWS_REGION` for every function; only a local run can lack it.
+    #[error(
+        "environment variable AWS_REGION is not set. Lambda sets it for every function; to run a \
+         function locally, set it yourself (scripts/invoke.sh and scripts/run.sh set it for you)"
+    )]
+    NoRegion,
     #[error("environment variable {name}={value:?} is invalid: {reason}")]
     Invalid {
         name: String,
@@ -81,6 +87,12 @@ mod tests {
             }
         );
         assert!(err.to_string().contains("TABLE_NAME"));
+    }
+
+    #[test]
+    fn a_missing_region_says_lambda_provides_it_rather_than_the_template() {
+        let text = ConfigError::NoRegion.to_string();
+        assert!(text.contains("Lambda sets it") && !text.contains("template.yaml"), "{text}");
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod aws;
 pub mod config;
 pub mod events;
 pub mod pipeline_job;
+pub mod regions;
 pub mod state;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]

@@ -16,14 +16,28 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::aws::error_text;
-use crate::text::truncate_chars;
+use crate::text::truncate;
 
-/// AWS's limit on `failureDetails.message` (PutJobFailureResult).
-pub const FAILURE_MESSAGE_MAX_CHARS: usize = 5000;
-/// AWS's limit on `executionDetails.summary` (PutJobSuccessResult).
-pub const SUMMARY_MAX_CHARS: usize = 2048;
-/// Time kept back from the Lambda deadline so a timed-out job can still be reported.
-pub const REPORT_MARGIN: Duration = Duration::from_secs(5);
+/// AWS's limit on `failureDetails.message` (PutJobFailureResult), counted here in UTF-8 bytes,
+/// which fits however CodePipeline counts.
+pub const FAILURE_MESSAGE_MAX_BYTES: usize = 5000;
+/// Former name of [`FAILURE_MESSAGE_MAX_BYTES`].
+pub const FAILURE_MESSAGE_MAX_CHARS: usize = FAILURE_MESSAGE_MAX_BYTES;
+/// AWS's limit on `executionDetails.summary` (PutJobSuccessResult), in UTF-8 bytes.
+pub const SUMMARY_MAX_BYTES: usize = 2048;
+/// The longest a job-result call may take, retries and backoff included.
+pub const REPORT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest one attempt of a job-result call may take.
+pub const REPORT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Time kept back from the Lambda deadline so a timed-out job can still be reported: one whole
+/// report call with its retries, one more attempt for the short fallback message (when
+/// CodePipeline rejects the first as invalid), and a second to spare.
+pub const REPORT_MARGIN: Duration = Duration::from_secs(
+    REPORT_TIMEOUT.as_secs() + REPORT_ATTEMPT_TIMEOUT.as_secs() + 1,
+);
+/// What is reported instead of a result CodePipeline rejected as invalid.
+pub const REJECTED_RESULT_MESSAGE: &str = "Tollgate's result for this job was rejected by CodePipeline as invalid. \
+     The full result is in the function's CloudWatch logs (search for the job id); retry the stage.";
 
 /// The parts of a CodePipeline job Tollgate uses. The job's `artifactCredentials` are dropped
 /// at parse time, so they can never be logged or leak into a message.
@@ -151,6 +165,9 @@ pub enum ReportError {
     AlreadyFinished(String),
     #[error("job {0} was not found by CodePipeline")]
     JobNotFound(String),
+    /// CodePipeline rejected the result as invalid (ValidationException): send a simpler one.
+    #[error("CodePipeline rejected the result for job {job_id} as invalid: {message}")]
+    Rejected { job_id: String, message: String },
     #[error("reporting job {job_id} failed: {message}")]
     Sdk { job_id: String, message: String },
 }
@@ -171,22 +188,42 @@ pub struct CodePipelineReporter {
 }
 
 impl CodePipelineReporter {
+    /// Wraps `client`, bounding each report call by [`REPORT_TIMEOUT`] (and each attempt by
+    /// [`REPORT_ATTEMPT_TIMEOUT`]) so that [`REPORT_MARGIN`] always covers reporting.
     pub fn new(client: aws_sdk_codepipeline::Client) -> Self {
-        Self { client }
+        let timeouts = aws_smithy_types::timeout::TimeoutConfig::builder()
+            .operation_timeout(REPORT_TIMEOUT)
+            .operation_attempt_timeout(REPORT_ATTEMPT_TIMEOUT)
+            .build();
+        let config = client.config().to_builder().timeout_config(timeouts).build();
+        Self {
+            client: aws_sdk_codepipeline::Client::from_conf(config),
+        }
     }
+}
+
+/// How CodePipeline answered a rejected result call.
+enum Rejection {
+    AlreadyFinished,
+    NotFound,
+    Invalid,
 }
 
 fn report_error<E>(
     job_id: &str,
     err: SdkError<E>,
-    already: impl Fn(&E) -> Option<bool>,
+    classify: impl Fn(&E) -> Option<Rejection>,
 ) -> ReportError
 where
     E: std::error::Error + 'static,
 {
-    match err.as_service_error().and_then(&already) {
-        Some(true) => ReportError::AlreadyFinished(job_id.to_string()),
-        Some(false) => ReportError::JobNotFound(job_id.to_string()),
+    match err.as_service_error().and_then(&classify) {
+        Some(Rejection::AlreadyFinished) => ReportError::AlreadyFinished(job_id.to_string()),
+        Some(Rejection::NotFound) => ReportError::JobNotFound(job_id.to_string()),
+        Some(Rejection::Invalid) => ReportError::Rejected {
+            job_id: job_id.to_string(),
+            message: error_text(&err),
+        },
         None => ReportError::Sdk {
             job_id: job_id.to_string(),
             message: error_text(&err),
@@ -203,7 +240,7 @@ impl JobReporter for CodePipelineReporter {
                 output_variables,
             } => {
                 let details = ExecutionDetails::builder()
-                    .summary(truncate_chars(summary, SUMMARY_MAX_CHARS))
+                    .summary(truncate(summary, SUMMARY_MAX_BYTES))
                     .percent_complete(100)
                     .build();
                 self.client
@@ -226,7 +263,7 @@ impl JobReporter for CodePipelineReporter {
                 .continuation_token(token)
                 .execution_details(
                     ExecutionDetails::builder()
-                        .summary(truncate_chars(summary, SUMMARY_MAX_CHARS))
+                        .summary(truncate(summary, SUMMARY_MAX_BYTES))
                         .build(),
                 )
                 .send()
@@ -240,7 +277,7 @@ impl JobReporter for CodePipelineReporter {
                         FailureKind::ConfigurationError => FailureType::ConfigurationError,
                         FailureKind::PermissionError => FailureType::PermissionError,
                     })
-                    .message(truncate_chars(message, FAILURE_MESSAGE_MAX_CHARS))
+                    .message(truncate(message, FAILURE_MESSAGE_MAX_BYTES))
                     .build()
                     .map_err(|e| ReportError::Sdk {
                         job_id: job_id.to_string(),
@@ -259,19 +296,23 @@ impl JobReporter for CodePipelineReporter {
     }
 }
 
-/// `Some(true)`: already finished; `Some(false)`: unknown job; `None`: anything else.
-fn success_state(e: &PutJobSuccessResultError) -> Option<bool> {
+fn success_state(e: &PutJobSuccessResultError) -> Option<Rejection> {
     match e {
-        PutJobSuccessResultError::InvalidJobStateException(_) => Some(true),
-        PutJobSuccessResultError::JobNotFoundException(_) => Some(false),
+        PutJobSuccessResultError::InvalidJobStateException(_) => Some(Rejection::AlreadyFinished),
+        PutJobSuccessResultError::JobNotFoundException(_) => Some(Rejection::NotFound),
+        PutJobSuccessResultError::ValidationException(_)
+        | PutJobSuccessResultError::OutputVariablesSizeExceededException(_) => {
+            Some(Rejection::Invalid)
+        }
         _ => None,
     }
 }
 
-fn failure_state(e: &PutJobFailureResultError) -> Option<bool> {
+fn failure_state(e: &PutJobFailureResultError) -> Option<Rejection> {
     match e {
-        PutJobFailureResultError::InvalidJobStateException(_) => Some(true),
-        PutJobFailureResultError::JobNotFoundException(_) => Some(false),
+        PutJobFailureResultError::InvalidJobStateException(_) => Some(Rejection::AlreadyFinished),
+        PutJobFailureResultError::JobNotFoundException(_) => Some(Rejection::NotFound),
+        PutJobFailureResultError::ValidationException(_) => Some(Rejection::Invalid),
         _ => None,
     }
 }
@@ -361,14 +402,14 @@ pub async fn serve_misconfigured(problem: String) -> Result<(), lambda_runtime::
 }
 
 /// Time the handler may use before a Lambda deadline (epoch milliseconds, as in
-/// `Context::deadline`), keeping back [`REPORT_MARGIN`] (or a quarter of the time left, if
-/// that is less) to report a timeout. `None` when there is no real deadline: Lambda sends epoch
+/// `Context::deadline`), keeping back [`REPORT_MARGIN`] (or half the time left, if that is
+/// less) to report a timeout. `None` when there is no real deadline: Lambda sends epoch
 /// milliseconds, while local emulators send 0 or a plain duration (cargo lambda watch: 600000).
 pub fn time_left(deadline_ms: u64, now_ms: u64) -> Option<Duration> {
     const YEAR_2001_MS: u64 = 1_000_000_000_000;
     (deadline_ms >= YEAR_2001_MS).then(|| {
         let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-        left.saturating_sub(REPORT_MARGIN.min(left / 4))
+        left.saturating_sub(REPORT_MARGIN.min(left / 2))
     })
 }
 
@@ -430,13 +471,31 @@ where
 
 /// Sends `outcome` for `job_id`, once. Returns false when CodePipeline already had a result for
 /// the job (a duplicate delivery, or another function got there first): that counts as done.
-/// Any other failure is logged and returned, for the caller to surface (Lambda retries).
+/// A result CodePipeline rejects as invalid is logged whole and replaced, once, by a failure
+/// with the short [`REJECTED_RESULT_MESSAGE`]. Any other failure is logged and returned, for
+/// the caller to surface (Lambda retries).
 pub async fn report<R: JobReporter>(
     reporter: &R,
     job_id: &str,
     outcome: &JobOutcome,
 ) -> Result<bool, ReportError> {
-    match reporter.report(job_id, outcome).await {
+    let first = reporter.report(job_id, outcome).await;
+    let result = match first {
+        Err(ReportError::Rejected { message, .. }) => {
+            tracing::error!(job_id = %job_id, error = %message, rejected = ?outcome,
+                "CodePipeline rejected the job result; reporting a short failure instead");
+            let fallback = JobOutcome::Failure {
+                kind: match outcome {
+                    JobOutcome::Failure { kind, .. } => *kind,
+                    _ => FailureKind::JobFailed,
+                },
+                message: REJECTED_RESULT_MESSAGE.to_string(),
+            };
+            reporter.report(job_id, &fallback).await
+        }
+        other => other,
+    };
+    match result {
         Ok(()) => Ok(true),
         Err(ReportError::AlreadyFinished(_)) => {
             tracing::info!(job_id = %job_id, "job already had a result; duplicate ignored");
@@ -493,13 +552,22 @@ mod tests {
     #[test]
     fn time_left_keeps_a_margin_to_report_in() {
         let now = 1_795_000_000_000;
-        assert_eq!(time_left(now + 60_000, now), Some(Duration::from_secs(55)));
-        // A short Lambda timeout still leaves most of it to the handler.
+        assert_eq!(
+            time_left(now + 60_000, now),
+            Some(Duration::from_secs(60) - REPORT_MARGIN)
+        );
+        // A short Lambda timeout still leaves half of it to the handler.
         assert_eq!(
             time_left(now + 3_000, now),
-            Some(Duration::from_millis(2_250))
+            Some(Duration::from_millis(1_500))
         );
         assert_eq!(time_left(now - 1_000, now), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn the_margin_covers_a_whole_report_call_and_the_fallback_attempt() {
+        assert!(REPORT_MARGIN >= REPORT_TIMEOUT + REPORT_ATTEMPT_TIMEOUT);
+        assert!(REJECTED_RESULT_MESSAGE.len() < 300);
     }
 
     #[test]

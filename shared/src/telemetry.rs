@@ -1,14 +1,98 @@
 //! Structured logging set-up and redaction of secrets before anything is logged.
 
+use lambda_runtime::tracing::subscriber::EnvFilter;
+use lambda_runtime::tracing::subscriber::filter::LevelFilter;
 use serde_json::Value;
 
 /// What replaces a secret value in logs.
 pub const REDACTED: &str = "[REDACTED]";
 
-/// Starts the tracing subscriber: JSON when Lambda's `AWS_LAMBDA_LOG_FORMAT=JSON`, level from
-/// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`.
+/// The crates whose own log lines are kept at TRACE and DEBUG: Tollgate's. Every dependency is
+/// held at DEBUG at most, because at TRACE the Lambda runtime logs each raw event (with the job's
+/// `artifactCredentials` or a task token), the AWS SDK each request and response body, and the
+/// request signer the signed headers.
+pub const OWN_CRATES: &[&str] = &[
+    "tollgate",
+    "health_gate",
+    "drift",
+    "job_dead_letter",
+    "approvals",
+    "branch_pipelines",
+    "dora",
+];
+
+/// The log level Lambda asks for (`AWS_LAMBDA_LOG_LEVEL`, else a plain level in `RUST_LOG`,
+/// else INFO), as the runtime reads it.
+pub fn requested_level(aws_lambda_log_level: Option<&str>, rust_log: Option<&str>) -> LevelFilter {
+    aws_lambda_log_level
+        .or(rust_log)
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(LevelFilter::INFO)
+}
+
+/// The filter for a requested level: that level for [`OWN_CRATES`], at most DEBUG for the rest.
+/// `RUST_LOG` directives are not read, so no setting can turn a dependency's TRACE output on.
+pub fn log_filter(level: LevelFilter) -> EnvFilter {
+    let dependencies = level.min(LevelFilter::DEBUG);
+    let directives: Vec<String> = std::iter::once(dependencies.to_string())
+        .chain(OWN_CRATES.iter().map(|c| format!("{c}={level}")))
+        .collect();
+    EnvFilter::builder().parse_lossy(directives.join(","))
+}
+
+/// Starts the tracing subscriber: JSON when Lambda's `AWS_LAMBDA_LOG_FORMAT=JSON`, the level
+/// Lambda asks for (see [`log_filter`] for what dependencies may log). Call it first in `main`.
+///
+/// It also clears `AWS_LAMBDA_MAX_CONCURRENCY` when it is `1`: Tollgate's functions handle one
+/// event at a time anyway, and the runtime would otherwise warn about it on every start.
 pub fn init() {
-    lambda_runtime::tracing::init_default_subscriber();
+    if std::env::var("AWS_LAMBDA_MAX_CONCURRENCY").is_ok_and(|v| v.trim() == "1") {
+        // SAFETY: called at the top of `main`, before the runtime or any other thread that
+        // could read the environment has started.
+        unsafe { std::env::remove_var("AWS_LAMBDA_MAX_CONCURRENCY") };
+    }
+    let level = requested_level(
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
+        std::env::var("RUST_LOG").ok().as_deref(),
+    );
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = lambda_runtime::tracing::subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_env_filter(log_filter(level));
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// The CloudWatch namespace of Tollgate's own operational metrics.
+pub const METRIC_NAMESPACE: &str = "Tollgate";
+
+/// One CloudWatch Embedded Metric Format line: a `Count` metric in [`METRIC_NAMESPACE`] with the
+/// dimension `FunctionName`. Lambda turns the line into a metric datapoint, with no API call.
+pub fn metric_line(name: &str, value: u64, function_name: &str, timestamp_ms: u64) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": METRIC_NAMESPACE,
+                "Dimensions": [["FunctionName"]],
+                "Metrics": [{"Name": name, "Unit": "Count"}],
+            }],
+        },
+        "FunctionName": function_name,
+        name: value,
+    })
+    .to_string()
+}
+
+/// Emits a `Count` metric (see [`metric_line`]) for this function (`AWS_LAMBDA_FUNCTION_NAME`)
+/// on standard output, where Lambda's log capture extracts it.
+pub fn emit_count(name: &str, value: u64) {
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+    println!("{}", metric_line(name, value, &function, crate::now_ms()));
 }
 
 /// Keys whose values are never logged: a key is secret when, lower-cased and stripped of `_`
@@ -59,6 +143,77 @@ pub fn redacted(value: &Value) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn requested_level_prefers_lambdas_setting_and_defaults_to_info() {
+        assert_eq!(requested_level(Some("TRACE"), Some("error")), LevelFilter::TRACE);
+        assert_eq!(requested_level(None, Some("debug")), LevelFilter::DEBUG);
+        assert_eq!(requested_level(None, Some("info,lambda_runtime=trace")), LevelFilter::INFO);
+        assert_eq!(requested_level(Some("nonsense"), None), LevelFilter::INFO);
+        assert_eq!(requested_level(None, None), LevelFilter::INFO);
+    }
+
+    /// Log lines written through [`log_filter`] at `level`.
+    fn logged_at(level: LevelFilter) -> String {
+        use std::sync::{Arc, Mutex};
+        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = out.clone();
+        let subscriber = lambda_runtime::tracing::subscriber::fmt()
+            .with_env_filter(log_filter(level))
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::trace!(target: "lambda_runtime::layers::api_response", body = "artifactCredentials AKIA", "raw JSON event received from Lambda");
+            tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", "transmitting request taskToken");
+            tracing::trace!(target: "aws_sigv4::http_request::sign", "calculated signing parameters");
+            tracing::debug!(target: "aws_smithy_runtime::client::orchestrator", "beginning attempt #1");
+            tracing::trace!(target: "tollgate::pipeline_job", "own trace line");
+            tracing::trace!(target: "health_gate", "gate trace line");
+        });
+        let bytes = out.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn at_trace_dependencies_are_held_at_debug_and_tollgate_crates_get_trace() {
+        let logs = logged_at(LevelFilter::TRACE);
+        for leak in ["raw JSON event", "AKIA", "taskToken", "signing parameters"] {
+            assert!(!logs.contains(leak), "{leak} reached the logs: {logs}");
+        }
+        for kept in ["beginning attempt", "own trace line", "gate trace line"] {
+            assert!(logs.contains(kept), "{kept} missing: {logs}");
+        }
+    }
+
+    #[test]
+    fn at_info_neither_trace_nor_debug_lines_are_written() {
+        let logs = logged_at(LevelFilter::INFO);
+        assert!(logs.is_empty(), "{logs}");
+    }
+
+    #[test]
+    fn metric_line_is_embedded_metric_format_with_the_function_dimension() {
+        let line: Value =
+            serde_json::from_str(&metric_line("JobsFailed", 3, "tollgate-drift-callback", 1_795_000_000_000)).unwrap();
+        assert_eq!(line["JobsFailed"], 3);
+        assert_eq!(line["FunctionName"], "tollgate-drift-callback");
+        let spec = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(spec["Namespace"], METRIC_NAMESPACE);
+        assert_eq!(spec["Dimensions"], json!([["FunctionName"]]));
+        assert_eq!(spec["Metrics"][0], json!({"Name": "JobsFailed", "Unit": "Count"}));
+        assert_eq!(line["_aws"]["Timestamp"], 1_795_000_000_000u64);
+    }
 
     #[test]
     fn artifact_credentials_and_task_tokens_are_redacted_at_any_depth() {

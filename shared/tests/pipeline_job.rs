@@ -16,8 +16,8 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tollgate::pipeline_job::{
-    CodePipelineReporter, FAILURE_MESSAGE_MAX_CHARS, Job, JobError, JobEventError, JobOutcome,
-    ReportError, parse_user_parameters, run_job,
+    CodePipelineReporter, FAILURE_MESSAGE_MAX_BYTES, Job, JobError, JobEventError, JobOutcome,
+    REJECTED_RESULT_MESSAGE, ReportError, parse_user_parameters, run_job,
 };
 use tollgate::testing::{aws_json_error, job_event};
 
@@ -133,7 +133,7 @@ async fn success_sends_one_put_job_success_with_summary_and_output_variables() {
 #[tokio::test]
 async fn failure_message_is_cut_to_the_aws_limit() {
     let p = Pipeline::accepting();
-    let long = "x".repeat(FAILURE_MESSAGE_MAX_CHARS * 2);
+    let long = "x".repeat(FAILURE_MESSAGE_MAX_BYTES * 2);
     run_job(
         &p.reporter,
         &job_event("job-long", None),
@@ -144,8 +144,80 @@ async fn failure_message_is_cut_to_the_aws_limit() {
     .unwrap();
     let (kind, message) = p.only_failure();
     assert_eq!(kind, FailureType::JobFailed);
-    assert_eq!(message.chars().count(), FAILURE_MESSAGE_MAX_CHARS);
+    assert_eq!(message.len(), FAILURE_MESSAGE_MAX_BYTES);
 }
+
+#[tokio::test]
+async fn a_multibyte_failure_message_is_cut_to_the_limit_in_bytes() {
+    let p = Pipeline::accepting();
+    let long = "ü".repeat(FAILURE_MESSAGE_MAX_BYTES);
+    run_job(
+        &p.reporter,
+        &job_event("job-multibyte", None),
+        None,
+        |_| async move { Ok::<_, String>(JobOutcome::failed(long)) },
+    )
+    .await
+    .unwrap();
+    let (_, message) = p.only_failure();
+    assert!(message.len() <= FAILURE_MESSAGE_MAX_BYTES, "{} bytes", message.len());
+    assert!(message.starts_with("üü"));
+}
+
+fn validation_error() -> tollgate::testing::HttpResponse {
+    aws_json_error(
+        400,
+        "ValidationException",
+        "1 validation error detected: Value at 'failureDetails.message' failed to satisfy constraint: Member must have length less than or equal to 5000",
+    )
+}
+
+#[tokio::test]
+async fn a_failure_rejected_as_invalid_is_reported_once_more_with_a_short_message() {
+    let p = Pipeline::with(recording_success, |seen| {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        mock!(Client::put_job_failure_result).then_compute_response(move |req| {
+            if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                return aws_smithy_mocks::MockResponse::Http(validation_error());
+            }
+            seen.lock().unwrap().push(req.clone());
+            aws_smithy_mocks::MockResponse::Output(PutJobFailureResultOutput::builder().build())
+        })
+    });
+    let reported = run_job(&p.reporter, &job_event("job-invalid", None), None, |_| async {
+        Ok::<_, String>(JobOutcome::misconfigured("a message CodePipeline will not take"))
+    })
+    .await
+    .unwrap();
+    assert!(reported.first_result);
+    assert_eq!(p.failure_rule.num_calls(), 2, "the rejected result, then the short one");
+    let failures = p.failures.lock().unwrap();
+    assert_eq!(failures.len(), 1);
+    let details = failures[0].failure_details().unwrap();
+    assert_eq!(details.message(), REJECTED_RESULT_MESSAGE);
+    assert_eq!(details.r#type(), &FailureType::ConfigurationError, "the kind is kept");
+}
+
+#[tokio::test]
+async fn a_success_rejected_as_invalid_becomes_a_failure_rather_than_a_hung_job() {
+    let p = Pipeline::with(
+        |_| mock!(Client::put_job_success_result).then_http_response(validation_error),
+        recording_failure,
+    );
+    run_job(&p.reporter, &job_event("job-bad-success", None), None, |_| async {
+        Ok::<_, String>(ok_outcome())
+    })
+    .await
+    .unwrap();
+    assert_eq!(p.success_rule.num_calls(), 1, "a validation error is not retried");
+    let failures = p.failures.lock().unwrap();
+    assert_eq!(failures.len(), 1);
+    assert_eq!(
+        failures[0].failure_details().unwrap().message(),
+        REJECTED_RESULT_MESSAGE
+    );
+}
+
 
 #[tokio::test]
 async fn bad_json_user_parameters_fail_the_job_as_a_configuration_error() {

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_codepipeline::operation::put_job_success_result::PutJobSuccessResultInput;
 use aws_sdk_codepipeline::types::FailureType;
+use aws_sdk_health::operation::describe_event_types::DescribeEventTypesOutput;
 use aws_sdk_health::operation::describe_events::DescribeEventsOutput;
-use aws_sdk_health::types::{Event, EventStatusCode, EventTypeCategory};
+use aws_sdk_health::types::{Event, EventStatusCode, EventType, EventTypeCategory};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use health_gate::alarms::CloudWatchAlarms;
 use health_gate::health::AwsHealth;
@@ -21,39 +22,90 @@ use tollgate_tests::{moto_config, put_alarm, unique, workspace_root};
 
 /// The handler's dependencies, plus what it sent to CodePipeline.
 struct Gate {
-    deps: AwsDeps,
     pipeline: RecordingPipeline,
-    _rules: Vec<Rule>,
+    /// AWS Health's answers to DescribeEvents on us-east-1, in order.
+    primary: Vec<Rule>,
+    /// Whether the account has a support plan (DescribeEventTypes answers, or is refused).
+    subscribed: bool,
+}
+
+/// Service codes AWS Health knows in these tests (DescribeEventTypes answers for them).
+const KNOWN_SERVICES: &[&str] = &["LAMBDA", "DYNAMODB", "EC2", "S3", "IAM"];
+
+/// DescribeEventTypes for `calls` service codes: an `issue` event type for a known code, none for
+/// any other, as AWS Health answers; or the refusal an account without a support plan gets.
+fn event_types(calls: usize, subscribed: bool) -> Rule {
+    let rule = mock!(aws_sdk_health::Client::describe_event_types).sequence();
+    let rule = if subscribed {
+        rule.compute_output(|req| {
+            let service = req
+                .filter()
+                .map(|f| f.services().join(","))
+                .unwrap_or_default();
+            let mut out = DescribeEventTypesOutput::builder();
+            if KNOWN_SERVICES.contains(&service.as_str()) {
+                out = out.event_types(
+                    EventType::builder()
+                        .service(&service)
+                        .code(format!("AWS_{service}_OPERATIONAL_ISSUE"))
+                        .category(EventTypeCategory::Issue)
+                        .build(),
+                );
+            }
+            out.build()
+        })
+    } else {
+        rule.http_response(no_plan_response)
+    };
+    rule.times(calls).build()
 }
 
 impl Gate {
-    /// `primary` answers AWS Health calls on us-east-1; the us-east-2 failover answers throttling.
+    /// `primary` answers AWS Health's DescribeEvents on us-east-1; the us-east-2 failover answers
+    /// throttling.
     async fn new(primary: Vec<Rule>) -> Gate {
-        let pipeline = RecordingPipeline::accepting();
-        let failover_rule =
-            mock!(aws_sdk_health::Client::describe_events).then_http_response(throttled);
-        let health = mock_client!(aws_sdk_health, RuleMode::Sequential, primary.iter(), |c| c
-            .retry_config(tollgate::testing::fast_retries()));
-        let failover = mock_client!(aws_sdk_health, RuleMode::MatchAny, [&failover_rule], |c| c
-            .retry_config(tollgate::testing::fast_retries()));
-        let mut rules = primary;
-        rules.push(failover_rule);
         Gate {
-            deps: Deps {
-                reporter: pipeline.reporter.clone(),
-                health: AwsHealth::new(health, Some(failover)),
-                alarms: CloudWatchAlarms::new(aws_sdk_cloudwatch::Client::new(
-                    &moto_config().await,
-                )),
-                region: "us-east-1".into(),
-            },
-            pipeline,
-            _rules: rules,
+            pipeline: RecordingPipeline::accepting(),
+            primary,
+            subscribed: true,
         }
     }
 
+    /// The same, for an account without a support plan.
+    async fn unsubscribed(primary: Vec<Rule>) -> Gate {
+        Gate {
+            subscribed: false,
+            ..Gate::new(primary).await
+        }
+    }
+
+    /// Runs the handler on `payload` with fresh dependencies (a cold start): DescribeEventTypes
+    /// is answered once per service code the job names, then the `primary` rules in order.
     async fn invoke(&self, payload: Value) -> Value {
-        handler(&self.deps, LambdaEvent::new(payload, Context::default()))
+        let services = payload["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]
+            ["UserParameters"]
+            .as_str()
+            .and_then(|p| serde_json::from_str::<Value>(p).ok())
+            .and_then(|p| p["services"].as_array().map(Vec::len))
+            .unwrap_or(0);
+        let mut rules = Vec::new();
+        if services > 0 {
+            rules.push(event_types(services, self.subscribed));
+        }
+        rules.extend(self.primary.iter().cloned());
+        let failover_rule =
+            mock!(aws_sdk_health::Client::describe_events).then_http_response(throttled);
+        let health = mock_client!(aws_sdk_health, RuleMode::Sequential, rules.iter(), |c| c
+            .retry_config(tollgate::testing::fast_retries()));
+        let failover = mock_client!(aws_sdk_health, RuleMode::MatchAny, [&failover_rule], |c| c
+            .retry_config(tollgate::testing::fast_retries()));
+        let deps: AwsDeps = Deps {
+            reporter: self.pipeline.reporter.clone(),
+            health: AwsHealth::new(health, Some(failover)),
+            alarms: CloudWatchAlarms::new(aws_sdk_cloudwatch::Client::new(&moto_config().await)),
+            region: "us-east-1".into(),
+        };
+        handler(&deps, LambdaEvent::new(payload, Context::default()))
             .await
             .expect("the job result was reported")
     }
@@ -158,19 +210,21 @@ async fn alarm_in_alarm_fails_the_job_with_its_name_and_reason() {
     assert!(!message.contains("tollgate-demo-queue"), "{message}");
 }
 
+fn no_plan_response() -> HttpResponse {
+    aws_json_error(
+        400,
+        "SubscriptionRequiredException",
+        "The AWS Health API is only available to customers with a Business, Enterprise On-Ramp or Enterprise Support plan.",
+    )
+}
+
 fn no_support_plan() -> Rule {
-    mock!(aws_sdk_health::Client::describe_events).then_http_response(|| {
-        aws_json_error(
-            400,
-            "SubscriptionRequiredException",
-            "The AWS Health API is only available to customers with a Business, Enterprise On-Ramp or Enterprise Support plan.",
-        )
-    })
+    mock!(aws_sdk_health::Client::describe_events).then_http_response(no_plan_response)
 }
 
 #[tokio::test]
 async fn no_support_plan_fails_by_default_and_says_how_to_opt_out() {
-    let gate = Gate::new(vec![no_support_plan()]).await;
+    let gate = Gate::unsubscribed(vec![no_support_plan()]).await;
     gate.invoke(job_event("job-noplan-fail", None)).await;
     let (_, message) = gate.only_failure();
     assert!(
@@ -185,7 +239,7 @@ async fn no_support_plan_fails_by_default_and_says_how_to_opt_out() {
 
 #[tokio::test]
 async fn no_support_plan_passes_as_unknown_when_the_policy_is_pass() {
-    let gate = Gate::new(vec![no_support_plan()]).await;
+    let gate = Gate::unsubscribed(vec![no_support_plan()]).await;
     gate.invoke(job_event(
         "job-noplan-pass",
         Some(r#"{"whenHealthUnavailable":"pass"}"#),
@@ -276,6 +330,61 @@ async fn unknown_alarm_name_is_a_configuration_error() {
     let (kind, message) = gate.only_failure();
     assert_eq!(kind, FailureType::ConfigurationError);
     assert!(message.contains(&missing), "{message}");
+}
+
+#[tokio::test]
+async fn a_service_code_aws_health_does_not_know_is_a_configuration_error() {
+    let gate = Gate::new(vec![]).await;
+    gate.invoke(job_event(
+        "job-service-typo",
+        Some(r#"{"services":["LAMDBA","DYNAMODB"]}"#),
+    ))
+    .await;
+    let (kind, message) = gate.only_failure();
+    assert_eq!(kind, FailureType::ConfigurationError);
+    assert!(
+        message.contains("AWS Health knows no service \"LAMDBA\"") && !message.contains("\"DYNAMODB\""),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_region_typo_is_a_configuration_error_naming_the_region_meant() {
+    let gate = Gate::new(vec![]).await;
+    gate.invoke(sample("health-gate.region-typo.json")).await;
+    let (kind, message) = gate.only_failure();
+    assert_eq!(kind, FailureType::ConfigurationError);
+    assert!(
+        message.contains("\"us-esat-1\" is not a region") && message.contains("did you mean \"us-east-1\""),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_alarm_prefix_matching_no_alarm_is_a_configuration_error() {
+    let gate = Gate::new(vec![answers(vec![])]).await;
+    gate.invoke(sample("health-gate.alarm-prefix-typo.json")).await;
+    let (kind, message) = gate.only_failure();
+    assert_eq!(kind, FailureType::ConfigurationError);
+    assert!(
+        message.contains("no CloudWatch alarm name starts with \"tollgate-demo-apl-\""),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_alarm_prefix_matching_only_quiet_alarms_passes() {
+    let gate = Gate::new(vec![answers(vec![])]).await;
+    let prefix = unique("quiet");
+    let config = moto_config().await;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
+    put_alarm(&cloudwatch, &format!("{prefix}-latency"), Some(("fine", StateValue::Ok))).await;
+    gate.invoke(job_event(
+        "job-quiet-prefix",
+        Some(&format!(r#"{{"alarmPrefixes":["{prefix}-"]}}"#)),
+    ))
+    .await;
+    assert_eq!(output_variable(&gate.only_success(), "HealthStatus"), "HEALTHY");
 }
 
 #[derive(Clone, Default)]

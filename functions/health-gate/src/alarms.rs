@@ -48,9 +48,8 @@ impl CloudWatchAlarms {
             .alarm_types(AlarmType::CompositeAlarm)
             .set_alarm_names(names.map(<[String]>::to_vec));
         if let Some(prefix) = prefix {
-            request = request
-                .alarm_name_prefix(prefix)
-                .state_value(StateValue::Alarm);
+            // Every state, not only ALARM: a prefix that matches no alarm at all is a typo.
+            request = request.alarm_name_prefix(prefix);
         }
         let mut pages = request.into_paginator().send();
         let mut found = Vec::new();
@@ -99,10 +98,16 @@ impl AlarmStates for CloudWatchAlarms {
             .filter(|n| !seen.contains(*n))
             .cloned()
             .collect();
+        let mut unmatched = Vec::new();
         for prefix in prefixes {
-            record(self.describe(None, Some(prefix)).await?, &mut seen);
+            let alarms = self.describe(None, Some(prefix)).await?;
+            if alarms.is_empty() {
+                unmatched.push(prefix.clone());
+            }
+            record(alarms, &mut seen);
         }
         reading.missing = missing;
+        reading.unmatched_prefixes = unmatched;
         Ok(reading)
     }
 }

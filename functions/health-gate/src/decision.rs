@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use tollgate::pipeline_job::{FAILURE_MESSAGE_MAX_CHARS, JobOutcome};
+use tollgate::pipeline_job::{FAILURE_MESSAGE_MAX_BYTES, JobOutcome};
 use tollgate::text::bounded_list;
 
 use crate::params::{GateParams, WhenUnavailable};
@@ -43,6 +43,8 @@ pub struct AlarmReading {
     pub firing: Vec<FiringAlarm>,
     /// Alarm names given in `alarms` that do not exist.
     pub missing: Vec<String>,
+    /// Entries of `alarmPrefixes` that match no alarm at all.
+    pub unmatched_prefixes: Vec<String>,
 }
 
 /// The events that concern this deployment: in a watched region (or global), for a watched service.
@@ -59,11 +61,29 @@ pub fn relevant_events<'a>(events: &'a [OpenEvent], params: &GateParams) -> Vec<
 
 /// Decides the job's result.
 pub fn decide(params: &GateParams, health: &HealthReading, alarms: &AlarmReading) -> JobOutcome {
-    if !alarms.missing.is_empty() {
+    if !alarms.missing.is_empty() || !alarms.unmatched_prefixes.is_empty() {
+        let mut problems = Vec::new();
+        if !alarms.missing.is_empty() {
+            problems.push(format!(
+                "CloudWatch alarm(s) not found: {}. Check `alarms`",
+                alarms.missing.join(", ")
+            ));
+        }
+        if !alarms.unmatched_prefixes.is_empty() {
+            problems.push(format!(
+                "no CloudWatch alarm name starts with {}. Check `alarmPrefixes`",
+                alarms
+                    .unmatched_prefixes
+                    .iter()
+                    .map(|p| format!("{p:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         return JobOutcome::misconfigured(format!(
-            "CloudWatch alarm(s) not found: {}. Check `alarms` in the action's UserParameters \
-             (names are case-sensitive and are read in the function's region).",
-            alarms.missing.join(", ")
+            "{} in the action's UserParameters (names are case-sensitive and are read in the \
+             function's region). The gate fails rather than watch alarms that are not there.",
+            problems.join("; and ")
         ));
     }
     let regions = params.regions.join(",");
@@ -73,10 +93,9 @@ pub fn decide(params: &GateParams, health: &HealthReading, alarms: &AlarmReading
     };
     if let (Some(reason), WhenUnavailable::Fail) = (unavailable, params.when_health_unavailable) {
         return JobOutcome::failed(format!(
-            "AWS Health cannot be checked: {}. The Health API needs a Business, Enterprise On-Ramp \
-             or Enterprise support plan. Set \"whenHealthUnavailable\": \"pass\" in UserParameters to \
-             deploy without the Health check (alarms are still checked).",
-            reason.trim_end_matches('.')
+            "AWS Health cannot be checked ({reason}): the AWS Health API needs a Business, \
+             Enterprise On-Ramp or Enterprise support plan. Set \"whenHealthUnavailable\": \"pass\" \
+             in UserParameters to deploy without the Health check (alarms are still checked)."
         ));
     }
     if blocking.is_empty() && alarms.firing.is_empty() {
@@ -84,8 +103,12 @@ pub fn decide(params: &GateParams, health: &HealthReading, alarms: &AlarmReading
             Some(reason) => (
                 "UNKNOWN",
                 format!(
-                    "AWS Health not checked ({reason}; whenHealthUnavailable=pass); {} alarm(s) OK",
-                    params.alarms.len() + params.alarm_prefixes.len()
+                    "AWS Health not checked ({reason}; whenHealthUnavailable=pass); {}",
+                    if params.alarms.is_empty() && params.alarm_prefixes.is_empty() {
+                        "no alarms watched".to_string()
+                    } else {
+                        "no watched alarm in ALARM".to_string()
+                    }
                 ),
             ),
             None => (
@@ -130,13 +153,25 @@ pub fn decide(params: &GateParams, health: &HealthReading, alarms: &AlarmReading
             .iter()
             .map(|a| format!("- CloudWatch alarm {} is in ALARM: {}", a.name, a.reason)),
     );
+    let mut counts = Vec::new();
+    if !blocking.is_empty() {
+        counts.push(plural(blocking.len(), "open AWS Health issue", "open AWS Health issues"));
+    }
+    if !alarms.firing.is_empty() {
+        counts.push(plural(alarms.firing.len(), "alarm in ALARM", "alarms in ALARM"));
+    }
     let heading = format!(
-        "Deployment stopped: {} open AWS Health issue(s) and {} alarm(s) in ALARM affect {regions}. \
-         Retry this stage once they are resolved.",
-        blocking.len(),
-        alarms.firing.len()
+        "Deployment stopped: {} {} {regions}. Retry this stage once {} resolved.",
+        counts.join(" and "),
+        if blocking.len() + alarms.firing.len() == 1 { "affects" } else { "affect" },
+        if blocking.len() + alarms.firing.len() == 1 { "it is" } else { "they are" },
     );
-    JobOutcome::failed(bounded_list(&heading, &lines, FAILURE_MESSAGE_MAX_CHARS))
+    JobOutcome::failed(bounded_list(&heading, &lines, FAILURE_MESSAGE_MAX_BYTES))
+}
+
+/// "1 thing" or "3 things".
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]
@@ -233,7 +268,7 @@ mod tests {
                     "Threshold Crossed: 1 datapoint [12.0] was greater than the threshold (5.0)"
                         .into(),
             }],
-            missing: vec![],
+            ..AlarmReading::default()
         };
         let msg = decide(&p, &HealthReading::Events(vec![]), &alarms);
         assert!(message(&msg).contains("api-5xx is in ALARM: Threshold Crossed"));
@@ -245,6 +280,7 @@ mod tests {
         let alarms = AlarmReading {
             firing: vec![],
             missing: vec!["api-5xx".into()],
+            ..AlarmReading::default()
         };
         match decide(&p, &HealthReading::Events(vec![]), &alarms) {
             JobOutcome::Failure { kind, message } => {
@@ -256,6 +292,64 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn an_alarm_prefix_matching_no_alarm_is_a_configuration_error_naming_it() {
+        let p = params(r#"{"alarmPrefixes":["prod-api-"]}"#);
+        let alarms = AlarmReading {
+            unmatched_prefixes: vec!["prod-api-".into()],
+            ..AlarmReading::default()
+        };
+        match decide(&p, &HealthReading::Events(vec![]), &alarms) {
+            JobOutcome::Failure { kind, message } => {
+                assert_eq!(kind, tollgate::pipeline_job::FailureKind::ConfigurationError);
+                assert!(
+                    message.contains("no CloudWatch alarm name starts with \"prod-api-\"")
+                        && message.contains("alarmPrefixes"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_failure_heading_counts_only_what_was_found() {
+        let p = params(r#"{"regions":["eu-west-1"]}"#);
+        let out = decide(
+            &p,
+            &HealthReading::Events(vec![event("LAMBDA", "eu-west-1")]),
+            &AlarmReading::default(),
+        );
+        let msg = message(&out);
+        assert!(
+            msg.starts_with("Deployment stopped: 1 open AWS Health issue affects eu-west-1."),
+            "{msg}"
+        );
+        assert!(!msg.contains("0 alarm"), "{msg}");
+        let alarms = AlarmReading {
+            firing: vec![
+                FiringAlarm { name: "a".into(), reason: "r".into() },
+                FiringAlarm { name: "b".into(), reason: "r".into() },
+            ],
+            ..AlarmReading::default()
+        };
+        let msg = decide(&p, &HealthReading::Events(vec![]), &alarms);
+        assert!(
+            message(&msg).starts_with("Deployment stopped: 2 alarms in ALARM affect eu-west-1."),
+            "{}",
+            message(&msg)
+        );
+    }
+
+    #[test]
+    fn the_support_plan_is_explained_once() {
+        let unavailable = HealthReading::Unavailable {
+            reason: "SubscriptionRequiredException".into(),
+        };
+        let out = decide(&params("{}"), &unavailable, &AlarmReading::default());
+        assert_eq!(message(&out).matches("support plan").count(), 1, "{}", message(&out));
     }
 
     #[test]
@@ -292,7 +386,7 @@ mod tests {
                 name: "db".into(),
                 reason: "high".into(),
             }],
-            missing: vec![],
+            ..AlarmReading::default()
         };
         let out = decide(
             &params(r#"{"whenHealthUnavailable":"pass","alarms":["db"]}"#),
@@ -308,9 +402,9 @@ mod tests {
         let events: Vec<_> = (0..500).map(|_| event("EC2", "eu-west-1")).collect();
         let out = decide(&p, &HealthReading::Events(events), &AlarmReading::default());
         let msg = message(&out);
-        assert!(msg.chars().count() <= FAILURE_MESSAGE_MAX_CHARS);
+        assert!(msg.len() <= FAILURE_MESSAGE_MAX_BYTES);
         assert!(
-            msg.contains("500 open AWS Health issue(s)") && msg.contains("more"),
+            msg.contains("500 open AWS Health issues") && msg.contains("more"),
             "{}",
             &msg[msg.len() - 40..]
         );

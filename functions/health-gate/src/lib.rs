@@ -7,7 +7,6 @@ pub mod params;
 
 use std::convert::Infallible;
 
-use aws_config::Region;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tollgate::config::{ConfigError, Env};
@@ -15,7 +14,7 @@ use tollgate::pipeline_job::{CodePipelineReporter, Job, JobOutcome, JobReporter,
 
 use alarms::{AlarmStates, CloudWatchAlarms};
 use decision::{AlarmReading, HealthReading, decide};
-use health::{AwsHealth, FAILOVER_REGION, HealthError, HealthEvents, PRIMARY_REGION};
+use health::{AwsHealth, HealthError, HealthEvents};
 
 /// Everything the handler talks to, built once per cold start.
 pub struct Deps<R, H, A> {
@@ -31,28 +30,19 @@ pub type AwsDeps = Deps<CodePipelineReporter, AwsHealth, CloudWatchAlarms>;
 
 impl AwsDeps {
     /// Builds the SDK clients from the environment (region, credentials, endpoints, retries).
+    /// The AWS Health endpoints are chosen on the first job (see [`AwsHealth::lazy`]); DNS is not
+    /// asked when an endpoint override (`AWS_ENDPOINT_URL_HEALTH` or `AWS_ENDPOINT_URL`) is set.
     pub async fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
         let sdk = tollgate::aws::load(env).await?;
         let region = sdk
             .region()
             .map(|r| r.to_string())
-            .ok_or_else(|| ConfigError::Missing {
-                name: "AWS_REGION".into(),
-            })?;
-        let health_client = |region: &'static str| {
-            aws_sdk_health::Client::from_conf(
-                aws_sdk_health::config::Builder::from(&sdk)
-                    .region(Region::from_static(region))
-                    .build(),
-            )
-        };
+            .ok_or(ConfigError::NoRegion)?;
+        let overridden = env.var("AWS_ENDPOINT_URL_HEALTH").is_some() || env.var("AWS_ENDPOINT_URL").is_some();
         Ok(Deps {
             reporter: CodePipelineReporter::new(aws_sdk_codepipeline::Client::new(&sdk)),
-            health: AwsHealth::new(
-                health_client(PRIMARY_REGION),
-                Some(health_client(FAILOVER_REGION)),
-            ),
             alarms: CloudWatchAlarms::new(aws_sdk_cloudwatch::Client::new(&sdk)),
+            health: AwsHealth::lazy(sdk, region.clone(), !overridden),
             region,
         })
     }
@@ -81,6 +71,34 @@ where
         Ok(p) => p,
         Err(e) => return Ok(JobOutcome::misconfigured(e.to_string())),
     };
+    if let Some(services) = &params.services {
+        match deps.health.unknown_services(services).await {
+            Ok(unknown) if !unknown.is_empty() => {
+                return Ok(JobOutcome::misconfigured(format!(
+                    "UserParameters: `services`: AWS Health knows no service {} (service codes are \
+                     those of AWS Health event types, such as LAMBDA, EC2, DYNAMODB; `aws health \
+                     describe-event-types --region us-east-1` lists them). The gate fails rather than \
+                     watch a service that has no events.",
+                    unknown
+                        .iter()
+                        .map(|s| format!("{s:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            Ok(_) => {}
+            // Without a support plan the event types cannot be read either: the Health policy
+            // below decides, from the DescribeEvents answer.
+            Err(HealthError::SubscriptionRequired(_)) => {}
+            Err(e @ HealthError::Failed(_)) => {
+                return Ok(JobOutcome::failed(format!(
+                    "{e}. The gate fails closed when it cannot check the `services` it was given; retry \
+                     the stage. If this persists, check the function's IAM role allows \
+                     health:DescribeEventTypes."
+                )));
+            }
+        }
+    }
     let (health, alarms) =
         tokio::join!(deps.health.open_issues(params.services.as_deref()), async {
             if params.alarms.is_empty() && params.alarm_prefixes.is_empty() {

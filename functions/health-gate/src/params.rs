@@ -66,6 +66,10 @@ pub fn parse(raw: Option<&str>, default_region: &str) -> Result<GateParams, Para
                 "{region:?} is not an AWS region name (expected a JSON object, or regions like \"us-east-1,eu-west-1\")"
             )));
         }
+        // A well-formed name can still be a typo (`us-esat-1`): it must be a real region of the
+        // function's partition, or the gate would watch a region that has no events.
+        tollgate::regions::check_region(region, default_region)
+            .map_err(|e| ParamsError(format!("`regions`: {e}")))?;
     }
     let services = match raw.services {
         Some(list) if list.is_empty() => None,
@@ -182,6 +186,23 @@ mod tests {
         );
         assert!(parse(Some(r#"{"regions":["US-EAST-1"]}"#), "eu-west-1").is_err());
         assert!(parse(Some(r#"{"regions":[]}"#), "eu-west-1").is_err());
+    }
+
+    #[test]
+    fn a_region_typo_is_a_configuration_error_suggesting_the_region() {
+        let err = parse(Some(r#"{"regions":["eu-west-1","us-esat-1"]}"#), "eu-west-1").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "UserParameters: `regions`: \"us-esat-1\" is not a region of the aws partition (did you mean \"us-east-1\"?)"
+        );
+        let err = parse(Some("us-east-1,eu-wset-1"), "eu-west-1").unwrap_err();
+        assert!(err.to_string().contains("did you mean \"eu-west-1\""), "{err}");
+    }
+
+    #[test]
+    fn a_region_of_another_partition_is_a_configuration_error() {
+        let err = parse(Some(r#"{"regions":["cn-north-1"]}"#), "us-east-1").unwrap_err();
+        assert!(err.to_string().contains("not a region of the aws partition"), "{err}");
     }
 
     #[test]
