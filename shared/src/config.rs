@@ -92,7 +92,10 @@ mod tests {
     #[test]
     fn a_missing_region_says_lambda_provides_it_rather_than_the_template() {
         let text = ConfigError::NoRegion.to_string();
-        assert!(text.contains("Lambda sets it") && !text.contains("template.yaml"), "{text}");
+        assert!(
+            text.contains("Lambda sets it") && !text.contains("template.yaml"),
+            "{text}"
+        );
     }
 
     #[test]

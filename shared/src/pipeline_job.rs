@@ -32,9 +32,8 @@ pub const REPORT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Time kept back from the Lambda deadline so a timed-out job can still be reported: one whole
 /// report call with its retries, one more attempt for the short fallback message (when
 /// CodePipeline rejects the first as invalid), and a second to spare.
-pub const REPORT_MARGIN: Duration = Duration::from_secs(
-    REPORT_TIMEOUT.as_secs() + REPORT_ATTEMPT_TIMEOUT.as_secs() + 1,
-);
+pub const REPORT_MARGIN: Duration =
+    Duration::from_secs(REPORT_TIMEOUT.as_secs() + REPORT_ATTEMPT_TIMEOUT.as_secs() + 1);
 /// What is reported instead of a result CodePipeline rejected as invalid.
 pub const REJECTED_RESULT_MESSAGE: &str = "Tollgate's result for this job was rejected by CodePipeline as invalid. \
      The full result is in the function's CloudWatch logs (search for the job id); retry the stage.";
@@ -195,7 +194,11 @@ impl CodePipelineReporter {
             .operation_timeout(REPORT_TIMEOUT)
             .operation_attempt_timeout(REPORT_ATTEMPT_TIMEOUT)
             .build();
-        let config = client.config().to_builder().timeout_config(timeouts).build();
+        let config = client
+            .config()
+            .to_builder()
+            .timeout_config(timeouts)
+            .build();
         Self {
             client: aws_sdk_codepipeline::Client::from_conf(config),
         }

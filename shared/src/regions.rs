@@ -153,7 +153,12 @@ mod tests {
 
     #[test]
     fn regions_of_the_functions_partition_are_accepted() {
-        for region in ["us-east-1", "ap-southeast-7", "mx-central-1", "eu-central-2"] {
+        for region in [
+            "us-east-1",
+            "ap-southeast-7",
+            "mx-central-1",
+            "eu-central-2",
+        ] {
             assert_eq!(check_region(region, "eu-west-1"), Ok(()), "{region}");
         }
         assert_eq!(check_region("cn-north-1", "cn-northwest-1"), Ok(()));

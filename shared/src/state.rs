@@ -74,6 +74,11 @@ pub enum StateError {
         to: String,
         current: Option<String>,
     },
+    /// DynamoDB cancelled the write because another request was changing the same item at the
+    /// same moment (a transaction's `TransactionConflict` reason, or `TransactionConflictException`
+    /// for a single write). Nothing was written; re-read the item to see who won.
+    #[error("the state table write collided with a concurrent write of the same item")]
+    TransactionConflict,
     #[error("state item {pk}/{sk} is corrupt: {reason}")]
     Corrupt {
         pk: String,
@@ -150,7 +155,8 @@ pub trait StateStore: Send + Sync {
     fn query(&self, pk: &str) -> impl Future<Output = Result<Vec<Record>, StateError>> + Send;
     /// Applies every write or none (one DynamoDB transaction, at most 100 writes). When a
     /// condition fails, the error is that write's ([`StateError::AlreadyExists`] or
-    /// [`StateError::TransitionNotAllowed`], without the current state).
+    /// [`StateError::TransitionNotAllowed`], without the current state); when DynamoDB cancels
+    /// it because of a concurrent write of the same items, [`StateError::TransactionConflict`].
     fn write_all(&self, writes: &[Write]) -> impl Future<Output = Result<(), StateError>> + Send;
     /// Removes an item; removing one that is not there is not an error.
     fn delete(&self, pk: &str, sk: &str) -> impl Future<Output = Result<(), StateError>> + Send;
@@ -198,6 +204,15 @@ where
     err.as_service_error()
         .and_then(|e| e.code())
         .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+fn is_transaction_conflict<E>(err: &SdkError<E>) -> bool
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "TransactionConflictException")
 }
 
 /// The update expression, names and values of a conditional state transition.
@@ -295,6 +310,7 @@ impl StateStore for DynamoStateStore {
                 pk: record.pk.clone(),
                 sk: record.sk.clone(),
             }),
+            Err(e) if is_transaction_conflict(&e) => Err(StateError::TransactionConflict),
             Err(e) => Err(sdk_error(e)),
         }
     }
@@ -330,6 +346,7 @@ impl StateStore for DynamoStateStore {
                     current,
                 })
             }
+            Err(e) if is_transaction_conflict(&e) => Err(StateError::TransactionConflict),
             Err(e) => Err(sdk_error(e)),
         }
     }
@@ -408,6 +425,16 @@ impl StateStore for DynamoStateStore {
                     if let Some(write) = failed.and_then(|i| writes.get(i)) {
                         tracing::debug!(key = ?write.key(), "transaction condition failed");
                         return Err(write.conflict());
+                    }
+                    // Another request was writing one of these items at the same moment (a
+                    // concurrent transaction): not a failed condition, and nothing was written.
+                    if cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .any(|r| r.code() == Some("TransactionConflict"))
+                    {
+                        tracing::debug!("transaction cancelled by a concurrent write");
+                        return Err(StateError::TransactionConflict);
                     }
                 }
                 Err(sdk_error(e))

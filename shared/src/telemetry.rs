@@ -146,9 +146,15 @@ mod tests {
 
     #[test]
     fn requested_level_prefers_lambdas_setting_and_defaults_to_info() {
-        assert_eq!(requested_level(Some("TRACE"), Some("error")), LevelFilter::TRACE);
+        assert_eq!(
+            requested_level(Some("TRACE"), Some("error")),
+            LevelFilter::TRACE
+        );
         assert_eq!(requested_level(None, Some("debug")), LevelFilter::DEBUG);
-        assert_eq!(requested_level(None, Some("info,lambda_runtime=trace")), LevelFilter::INFO);
+        assert_eq!(
+            requested_level(None, Some("info,lambda_runtime=trace")),
+            LevelFilter::INFO
+        );
         assert_eq!(requested_level(Some("nonsense"), None), LevelFilter::INFO);
         assert_eq!(requested_level(None, None), LevelFilter::INFO);
     }
@@ -204,14 +210,22 @@ mod tests {
 
     #[test]
     fn metric_line_is_embedded_metric_format_with_the_function_dimension() {
-        let line: Value =
-            serde_json::from_str(&metric_line("JobsFailed", 3, "tollgate-drift-callback", 1_795_000_000_000)).unwrap();
+        let line: Value = serde_json::from_str(&metric_line(
+            "JobsFailed",
+            3,
+            "tollgate-drift-callback",
+            1_795_000_000_000,
+        ))
+        .unwrap();
         assert_eq!(line["JobsFailed"], 3);
         assert_eq!(line["FunctionName"], "tollgate-drift-callback");
         let spec = &line["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(spec["Namespace"], METRIC_NAMESPACE);
         assert_eq!(spec["Dimensions"], json!([["FunctionName"]]));
-        assert_eq!(spec["Metrics"][0], json!({"Name": "JobsFailed", "Unit": "Count"}));
+        assert_eq!(
+            spec["Metrics"][0],
+            json!({"Name": "JobsFailed", "Unit": "Count"})
+        );
         assert_eq!(line["_aws"]["Timestamp"], 1_795_000_000_000u64);
     }
 

@@ -76,7 +76,10 @@ mod tests {
     fn multibyte_text_is_cut_on_a_character_boundary() {
         let out = truncate(&"é".repeat(50), 20);
         assert!(out.len() <= 20, "{out}");
-        assert!(out.starts_with("é") && out.ends_with(TRUNCATION_MARKER), "{out}");
+        assert!(
+            out.starts_with("é") && out.ends_with(TRUNCATION_MARKER),
+            "{out}"
+        );
         // Two-byte characters: a 5000-character message is 10000 bytes, cut to at most 5000.
         let long = truncate(&"é".repeat(5000), 5000);
         assert!(long.len() <= 5000 && long.chars().count() < 5000);

@@ -160,7 +160,11 @@ async fn a_multibyte_failure_message_is_cut_to_the_limit_in_bytes() {
     .await
     .unwrap();
     let (_, message) = p.only_failure();
-    assert!(message.len() <= FAILURE_MESSAGE_MAX_BYTES, "{} bytes", message.len());
+    assert!(
+        message.len() <= FAILURE_MESSAGE_MAX_BYTES,
+        "{} bytes",
+        message.len()
+    );
     assert!(message.starts_with("üü"));
 }
 
@@ -184,18 +188,33 @@ async fn a_failure_rejected_as_invalid_is_reported_once_more_with_a_short_messag
             aws_smithy_mocks::MockResponse::Output(PutJobFailureResultOutput::builder().build())
         })
     });
-    let reported = run_job(&p.reporter, &job_event("job-invalid", None), None, |_| async {
-        Ok::<_, String>(JobOutcome::misconfigured("a message CodePipeline will not take"))
-    })
+    let reported = run_job(
+        &p.reporter,
+        &job_event("job-invalid", None),
+        None,
+        |_| async {
+            Ok::<_, String>(JobOutcome::misconfigured(
+                "a message CodePipeline will not take",
+            ))
+        },
+    )
     .await
     .unwrap();
     assert!(reported.first_result);
-    assert_eq!(p.failure_rule.num_calls(), 2, "the rejected result, then the short one");
+    assert_eq!(
+        p.failure_rule.num_calls(),
+        2,
+        "the rejected result, then the short one"
+    );
     let failures = p.failures.lock().unwrap();
     assert_eq!(failures.len(), 1);
     let details = failures[0].failure_details().unwrap();
     assert_eq!(details.message(), REJECTED_RESULT_MESSAGE);
-    assert_eq!(details.r#type(), &FailureType::ConfigurationError, "the kind is kept");
+    assert_eq!(
+        details.r#type(),
+        &FailureType::ConfigurationError,
+        "the kind is kept"
+    );
 }
 
 #[tokio::test]
@@ -204,12 +223,19 @@ async fn a_success_rejected_as_invalid_becomes_a_failure_rather_than_a_hung_job(
         |_| mock!(Client::put_job_success_result).then_http_response(validation_error),
         recording_failure,
     );
-    run_job(&p.reporter, &job_event("job-bad-success", None), None, |_| async {
-        Ok::<_, String>(ok_outcome())
-    })
+    run_job(
+        &p.reporter,
+        &job_event("job-bad-success", None),
+        None,
+        |_| async { Ok::<_, String>(ok_outcome()) },
+    )
     .await
     .unwrap();
-    assert_eq!(p.success_rule.num_calls(), 1, "a validation error is not retried");
+    assert_eq!(
+        p.success_rule.num_calls(),
+        1,
+        "a validation error is not retried"
+    );
     let failures = p.failures.lock().unwrap();
     assert_eq!(failures.len(), 1);
     assert_eq!(
@@ -217,7 +243,6 @@ async fn a_success_rejected_as_invalid_becomes_a_failure_rather_than_a_hung_job(
         REJECTED_RESULT_MESSAGE
     );
 }
-
 
 #[tokio::test]
 async fn bad_json_user_parameters_fail_the_job_as_a_configuration_error() {

@@ -155,16 +155,32 @@ pub fn decide(params: &GateParams, health: &HealthReading, alarms: &AlarmReading
     );
     let mut counts = Vec::new();
     if !blocking.is_empty() {
-        counts.push(plural(blocking.len(), "open AWS Health issue", "open AWS Health issues"));
+        counts.push(plural(
+            blocking.len(),
+            "open AWS Health issue",
+            "open AWS Health issues",
+        ));
     }
     if !alarms.firing.is_empty() {
-        counts.push(plural(alarms.firing.len(), "alarm in ALARM", "alarms in ALARM"));
+        counts.push(plural(
+            alarms.firing.len(),
+            "alarm in ALARM",
+            "alarms in ALARM",
+        ));
     }
     let heading = format!(
         "Deployment stopped: {} {} {regions}. Retry this stage once {} resolved.",
         counts.join(" and "),
-        if blocking.len() + alarms.firing.len() == 1 { "affects" } else { "affect" },
-        if blocking.len() + alarms.firing.len() == 1 { "it is" } else { "they are" },
+        if blocking.len() + alarms.firing.len() == 1 {
+            "affects"
+        } else {
+            "affect"
+        },
+        if blocking.len() + alarms.firing.len() == 1 {
+            "it is"
+        } else {
+            "they are"
+        },
     );
     JobOutcome::failed(bounded_list(&heading, &lines, FAILURE_MESSAGE_MAX_BYTES))
 }
@@ -303,7 +319,10 @@ mod tests {
         };
         match decide(&p, &HealthReading::Events(vec![]), &alarms) {
             JobOutcome::Failure { kind, message } => {
-                assert_eq!(kind, tollgate::pipeline_job::FailureKind::ConfigurationError);
+                assert_eq!(
+                    kind,
+                    tollgate::pipeline_job::FailureKind::ConfigurationError
+                );
                 assert!(
                     message.contains("no CloudWatch alarm name starts with \"prod-api-\"")
                         && message.contains("alarmPrefixes"),
@@ -330,8 +349,14 @@ mod tests {
         assert!(!msg.contains("0 alarm"), "{msg}");
         let alarms = AlarmReading {
             firing: vec![
-                FiringAlarm { name: "a".into(), reason: "r".into() },
-                FiringAlarm { name: "b".into(), reason: "r".into() },
+                FiringAlarm {
+                    name: "a".into(),
+                    reason: "r".into(),
+                },
+                FiringAlarm {
+                    name: "b".into(),
+                    reason: "r".into(),
+                },
             ],
             ..AlarmReading::default()
         };
@@ -349,7 +374,12 @@ mod tests {
             reason: "SubscriptionRequiredException".into(),
         };
         let out = decide(&params("{}"), &unavailable, &AlarmReading::default());
-        assert_eq!(message(&out).matches("support plan").count(), 1, "{}", message(&out));
+        assert_eq!(
+            message(&out).matches("support plan").count(),
+            1,
+            "{}",
+            message(&out)
+        );
     }
 
     #[test]

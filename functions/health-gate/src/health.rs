@@ -64,7 +64,9 @@ pub fn endpoint_regions(function_region: &str, active: Option<&str>) -> (String,
             Some(FAILOVER_REGION) => pair(FAILOVER_REGION, PRIMARY_REGION),
             _ => pair(PRIMARY_REGION, FAILOVER_REGION),
         },
-        "aws-us-gov" if function_region == "us-gov-east-1" => pair("us-gov-east-1", "us-gov-west-1"),
+        "aws-us-gov" if function_region == "us-gov-east-1" => {
+            pair("us-gov-east-1", "us-gov-west-1")
+        }
         "aws-us-gov" => pair("us-gov-west-1", "us-gov-east-1"),
         "aws-cn" if function_region == "cn-north-1" => pair("cn-north-1", "cn-northwest-1"),
         "aws-cn" => pair("cn-northwest-1", "cn-north-1"),
@@ -93,33 +95,34 @@ pub async fn active_region(resolver: &TokioResolver) -> Option<String> {
             return None;
         }
         Err(_) => {
-            tracing::warn!("resolving {GLOBAL_ENDPOINT} took over {DNS_TIMEOUT:?}; using {PRIMARY_REGION} then {FAILOVER_REGION}");
+            tracing::warn!(
+                "resolving {GLOBAL_ENDPOINT} took over {DNS_TIMEOUT:?}; using {PRIMARY_REGION} then {FAILOVER_REGION}"
+            );
             return None;
         }
     };
-    answer.answers().iter().find_map(|record| match &record.data {
-        RData::CNAME(target) => region_of_endpoint(&target.0.to_ascii()).map(str::to_string),
-        _ => None,
-    })
+    answer
+        .answers()
+        .iter()
+        .find_map(|record| match &record.data {
+            RData::CNAME(target) => region_of_endpoint(&target.0.to_ascii()).map(str::to_string),
+            _ => None,
+        })
 }
 
-/// How [`AwsHealth`] finds its endpoints.
-enum Endpoints {
-    /// Clients given up front (tests, or a fixed endpoint).
-    Fixed,
-    /// Resolve on first use: DNS for the `aws` partition unless `resolve_dns` is false (an
-    /// endpoint override is set, as in the local sandbox).
-    Lazy {
-        sdk: SdkConfig,
-        function_region: String,
-        resolve_dns: bool,
-    },
+/// What [`AwsHealth`] needs to pick its endpoints on first use.
+struct LazyEndpoints {
+    sdk: SdkConfig,
+    function_region: String,
+    /// False when an endpoint override is set (as in the local sandbox): DNS is not asked.
+    resolve_dns: bool,
 }
 
 /// The production [`HealthEvents`]: a client for the active Health endpoint and one for its
 /// failover, chosen once per cold start.
 pub struct AwsHealth {
-    endpoints: Endpoints,
+    /// `None` when the clients were given up front.
+    lazy: Option<Box<LazyEndpoints>>,
     clients: OnceCell<(aws_sdk_health::Client, Option<aws_sdk_health::Client>)>,
     /// Service code -> whether AWS Health has event types for it.
     known_services: Mutex<BTreeMap<String, bool>>,
@@ -129,7 +132,7 @@ impl AwsHealth {
     /// An adapter with fixed clients: `primary` first, `failover` on transient errors.
     pub fn new(primary: aws_sdk_health::Client, failover: Option<aws_sdk_health::Client>) -> Self {
         Self {
-            endpoints: Endpoints::Fixed,
+            lazy: None,
             clients: OnceCell::new_with(Some((primary, failover))),
             known_services: Mutex::default(),
         }
@@ -138,11 +141,11 @@ impl AwsHealth {
     /// An adapter that picks its endpoints on first use (see [`endpoint_regions`]).
     pub fn lazy(sdk: SdkConfig, function_region: String, resolve_dns: bool) -> Self {
         Self {
-            endpoints: Endpoints::Lazy {
+            lazy: Some(Box::new(LazyEndpoints {
                 sdk,
                 function_region,
                 resolve_dns,
-            },
+            })),
             clients: OnceCell::new(),
             known_services: Mutex::default(),
         }
@@ -151,14 +154,14 @@ impl AwsHealth {
     async fn clients(&self) -> &(aws_sdk_health::Client, Option<aws_sdk_health::Client>) {
         self.clients
             .get_or_init(|| async {
-                let Endpoints::Lazy {
+                let Some(lazy) = &self.lazy else {
+                    unreachable!("an adapter without `lazy` got its clients at construction");
+                };
+                let LazyEndpoints {
                     sdk,
                     function_region,
                     resolve_dns,
-                } = &self.endpoints
-                else {
-                    unreachable!("fixed clients are set at construction");
-                };
+                } = lazy.as_ref();
                 let aws_partition = tollgate::regions::partition_of(function_region).id == "aws";
                 let active = match TokioResolver::builder_tokio() {
                     Ok(builder) if *resolve_dns && aws_partition => match builder.build() {
@@ -227,10 +230,10 @@ impl AwsHealth {
             .max_results(10)
             .send()
             .await?;
-        Ok(out.event_types().iter().any(|t| {
-            t.service()
-                .is_some_and(|s| s.eq_ignore_ascii_case(service))
-        }))
+        Ok(out
+            .event_types()
+            .iter()
+            .any(|t| t.service().is_some_and(|s| s.eq_ignore_ascii_case(service))))
     }
 }
 
@@ -297,15 +300,16 @@ impl HealthEvents for AwsHealth {
         };
         if !unchecked.is_empty() {
             let (primary, failover) = self.clients().await;
-            let answers = futures_util::future::join_all(unchecked.iter().map(|service| async move {
-                match (Self::knows(primary, service).await, failover) {
-                    (Err(err), Some(other)) if is_transient(&err) => {
-                        Self::knows(other, service).await
+            let answers =
+                futures_util::future::join_all(unchecked.iter().map(|service| async move {
+                    match (Self::knows(primary, service).await, failover) {
+                        (Err(err), Some(other)) if is_transient(&err) => {
+                            Self::knows(other, service).await
+                        }
+                        (answer, _) => answer,
                     }
-                    (answer, _) => answer,
-                }
-            }))
-            .await;
+                }))
+                .await;
             let mut known = self
                 .known_services
                 .lock()
@@ -350,26 +354,41 @@ mod tests {
             ("us-east-1".to_string(), Some("us-east-2".to_string()))
         );
         // A CNAME naming some other region is not trusted either.
-        assert_eq!(endpoint_regions("ap-south-1", Some("eu-west-1")).0, "us-east-1");
+        assert_eq!(
+            endpoint_regions("ap-south-1", Some("eu-west-1")).0,
+            "us-east-1"
+        );
     }
 
     #[test]
     fn other_partitions_use_their_own_regional_endpoints() {
         assert_eq!(
             endpoint_regions("us-gov-east-1", None),
-            ("us-gov-east-1".to_string(), Some("us-gov-west-1".to_string()))
+            (
+                "us-gov-east-1".to_string(),
+                Some("us-gov-west-1".to_string())
+            )
         );
         assert_eq!(
             endpoint_regions("cn-northwest-1", None),
             ("cn-northwest-1".to_string(), Some("cn-north-1".to_string()))
         );
-        assert_eq!(endpoint_regions("eusc-de-east-1", None), ("eusc-de-east-1".to_string(), None));
+        assert_eq!(
+            endpoint_regions("eusc-de-east-1", None),
+            ("eusc-de-east-1".to_string(), None)
+        );
     }
 
     #[test]
     fn the_region_is_read_from_the_endpoints_host_name() {
-        assert_eq!(region_of_endpoint("health.us-east-2.amazonaws.com."), Some("us-east-2"));
-        assert_eq!(region_of_endpoint("health.us-east-1.amazonaws.com"), Some("us-east-1"));
+        assert_eq!(
+            region_of_endpoint("health.us-east-2.amazonaws.com."),
+            Some("us-east-2")
+        );
+        assert_eq!(
+            region_of_endpoint("health.us-east-1.amazonaws.com"),
+            Some("us-east-1")
+        );
         assert_eq!(region_of_endpoint("global.health.amazonaws.com."), None);
         assert_eq!(region_of_endpoint("health.example.com."), None);
     }

@@ -38,7 +38,8 @@ impl AwsDeps {
             .region()
             .map(|r| r.to_string())
             .ok_or(ConfigError::NoRegion)?;
-        let overridden = env.var("AWS_ENDPOINT_URL_HEALTH").is_some() || env.var("AWS_ENDPOINT_URL").is_some();
+        let overridden =
+            env.var("AWS_ENDPOINT_URL_HEALTH").is_some() || env.var("AWS_ENDPOINT_URL").is_some();
         Ok(Deps {
             reporter: CodePipelineReporter::new(aws_sdk_codepipeline::Client::new(&sdk)),
             alarms: CloudWatchAlarms::new(aws_sdk_cloudwatch::Client::new(&sdk)),

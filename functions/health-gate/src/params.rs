@@ -190,19 +190,30 @@ mod tests {
 
     #[test]
     fn a_region_typo_is_a_configuration_error_suggesting_the_region() {
-        let err = parse(Some(r#"{"regions":["eu-west-1","us-esat-1"]}"#), "eu-west-1").unwrap_err();
+        let err = parse(
+            Some(r#"{"regions":["eu-west-1","us-esat-1"]}"#),
+            "eu-west-1",
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "UserParameters: `regions`: \"us-esat-1\" is not a region of the aws partition (did you mean \"us-east-1\"?)"
         );
         let err = parse(Some("us-east-1,eu-wset-1"), "eu-west-1").unwrap_err();
-        assert!(err.to_string().contains("did you mean \"eu-west-1\""), "{err}");
+        assert!(
+            err.to_string().contains("did you mean \"eu-west-1\""),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_region_of_another_partition_is_a_configuration_error() {
         let err = parse(Some(r#"{"regions":["cn-north-1"]}"#), "us-east-1").unwrap_err();
-        assert!(err.to_string().contains("not a region of the aws partition"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("not a region of the aws partition"),
+            "{err}"
+        );
     }
 
     #[test]

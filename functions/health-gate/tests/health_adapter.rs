@@ -181,7 +181,10 @@ fn event_types_of(known: &'static [&'static str]) -> Rule {
     mock!(Client::describe_event_types)
         .match_requests(|req| req.max_results().is_some())
         .then_compute_output(move |req| {
-            let service = req.filter().map(|f| f.services().join(",")).unwrap_or_default();
+            let service = req
+                .filter()
+                .map(|f| f.services().join(","))
+                .unwrap_or_default();
             let mut out = DescribeEventTypesOutput::builder();
             if known.contains(&service.as_str()) {
                 out = out.event_types(
@@ -211,12 +214,16 @@ async fn a_service_code_without_event_types_is_unknown_and_answers_are_kept_per_
     let health = AwsHealth::new(match_any(&[&types]), None);
     let services = |codes: &[&str]| codes.iter().map(|c| c.to_string()).collect::<Vec<_>>();
     assert_eq!(
-        health.unknown_services(&services(&["LAMBDA", "LAMDBA"])).await,
+        health
+            .unknown_services(&services(&["LAMBDA", "LAMDBA"]))
+            .await,
         Ok(vec!["LAMDBA".to_string()])
     );
     assert_eq!(types.num_calls(), 2, "one DescribeEventTypes per code");
     assert_eq!(
-        health.unknown_services(&services(&["LAMDBA", "DYNAMODB", "LAMBDA"])).await,
+        health
+            .unknown_services(&services(&["LAMDBA", "DYNAMODB", "LAMBDA"]))
+            .await,
         Ok(vec!["LAMDBA".to_string()])
     );
     assert_eq!(types.num_calls(), 3, "only DYNAMODB was new");
@@ -227,7 +234,10 @@ async fn event_types_fail_over_when_the_active_endpoint_is_throttled() {
     let primary = mock!(Client::describe_event_types).then_http_response(throttled);
     let failover = event_types_of(&["EC2"]);
     let health = AwsHealth::new(match_any(&[&primary]), Some(match_any(&[&failover])));
-    assert_eq!(health.unknown_services(&["EC2".to_string()]).await, Ok(vec![]));
+    assert_eq!(
+        health.unknown_services(&["EC2".to_string()]).await,
+        Ok(vec![])
+    );
     assert_eq!(failover.num_calls(), 1);
 }
 
@@ -243,6 +253,8 @@ async fn event_types_without_a_support_plan_are_subscription_required() {
     let health = AwsHealth::new(match_any(&[&primary]), None);
     assert_eq!(
         health.unknown_services(&["EC2".to_string()]).await,
-        Err(HealthError::SubscriptionRequired("SubscriptionRequiredException".into()))
+        Err(HealthError::SubscriptionRequired(
+            "SubscriptionRequiredException".into()
+        ))
     );
 }

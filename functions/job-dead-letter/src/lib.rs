@@ -47,7 +47,10 @@ pub struct RequestContext {
 
 /// The function name in a Lambda function ARN (`arn:aws:lambda:r:a:function:NAME[:qualifier]`).
 fn function_name(arn: &str) -> &str {
-    arn.split(':').nth(6).filter(|n| !n.is_empty()).unwrap_or("the gate function")
+    arn.split(':')
+        .nth(6)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("the gate function")
 }
 
 /// The failure to report for a job whose invocation Lambda gave up on.
@@ -66,8 +69,14 @@ pub fn failure_for(record: &InvocationRecord) -> JobOutcome {
         other => format!("Lambda gave up on it ({other})"),
     };
     let error = match (
-        record.response_payload.get("errorType").and_then(Value::as_str),
-        record.response_payload.get("errorMessage").and_then(Value::as_str),
+        record
+            .response_payload
+            .get("errorType")
+            .and_then(Value::as_str),
+        record
+            .response_payload
+            .get("errorMessage")
+            .and_then(Value::as_str),
     ) {
         (Some(kind), Some(message)) => format!(" Last error: {kind}: {message}."),
         (None, Some(message)) => format!(" Last error: {message}."),
@@ -78,8 +87,16 @@ pub fn failure_for(record: &InvocationRecord) -> JobOutcome {
          logs (log group /aws/lambda/{function}, around {}, request id {}), fix the cause, then retry \
          the stage.",
         truncate(&error, QUOTED_ERROR_MAX_BYTES),
-        if record.timestamp.is_empty() { "the time of this failure" } else { &record.timestamp },
-        if ctx.request_id.is_empty() { "unknown" } else { &ctx.request_id },
+        if record.timestamp.is_empty() {
+            "the time of this failure"
+        } else {
+            &record.timestamp
+        },
+        if ctx.request_id.is_empty() {
+            "unknown"
+        } else {
+            &ctx.request_id
+        },
     ))
 }
 
@@ -191,8 +208,14 @@ mod tests {
 
     #[test]
     fn the_function_name_comes_from_the_arn_with_or_without_a_qualifier() {
-        assert_eq!(function_name("arn:aws:lambda:us-east-1:1:function:gate"), "gate");
-        assert_eq!(function_name("arn:aws:lambda:us-east-1:1:function:gate:$LATEST"), "gate");
+        assert_eq!(
+            function_name("arn:aws:lambda:us-east-1:1:function:gate"),
+            "gate"
+        );
+        assert_eq!(
+            function_name("arn:aws:lambda:us-east-1:1:function:gate:$LATEST"),
+            "gate"
+        );
         assert_eq!(function_name(""), "the gate function");
     }
 }
