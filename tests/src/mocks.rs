@@ -8,9 +8,10 @@ use aws_sdk_cloudformation::operation::describe_stack_drift_detection_status::De
 use aws_sdk_cloudformation::operation::describe_stack_resource_drifts::DescribeStackResourceDriftsOutput;
 use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
 use aws_sdk_cloudformation::operation::detect_stack_drift::DetectStackDriftOutput;
+use aws_sdk_cloudformation::operation::list_stacks::ListStacksOutput;
 use aws_sdk_cloudformation::types::{
     PropertyDifference, Stack, StackDriftDetectionStatus, StackDriftStatus, StackResourceDrift,
-    StackResourceDriftStatus, StackStatus,
+    StackResourceDriftStatus, StackStatus, StackSummary,
 };
 use aws_sdk_codepipeline::operation::put_job_failure_result::{
     PutJobFailureResultInput, PutJobFailureResultOutput,
@@ -21,7 +22,7 @@ use aws_sdk_codepipeline::operation::put_job_success_result::{
 use aws_sdk_codepipeline::types::FailureType;
 use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::DateTime;
-use drift_gate::cloudformation::{Detector, DriftError, Target, Targets};
+use drift::cloudformation::{Detector, DriftError, Target, Targets};
 use tollgate::pipeline_job::CodePipelineReporter;
 use tollgate::testing::{aws_json_error, aws_query_error};
 
@@ -105,6 +106,23 @@ impl RecordingPipeline {
         self.successes.lock().unwrap().clone()
     }
 
+    /// Every failure result so far: (job id, type, message).
+    pub fn failures(&self) -> Vec<(String, FailureType, String)> {
+        self.failures
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let details = f.failure_details().expect("failure details");
+                (
+                    f.job_id().unwrap_or_default().to_string(),
+                    details.r#type().clone(),
+                    details.message().to_string(),
+                )
+            })
+            .collect()
+    }
+
     /// The one success result, asserting it is the only result.
     pub fn only_success(&self) -> PutJobSuccessResultInput {
         assert_eq!(self.failures.lock().unwrap().len(), 0, "no failure result");
@@ -136,7 +154,7 @@ pub enum Run {
     Failed(String),
 }
 
-/// One resource's drift: (logical id, type, MODIFIED|DELETED|NOT_CHECKED, property paths).
+/// One resource's drift: (logical id, type, MODIFIED|DELETED|UNKNOWN, property paths).
 pub type ScriptedDrift = (String, String, String, Vec<String>);
 
 /// What the scripted CloudFormation knows.
@@ -146,13 +164,25 @@ pub struct CfnWorld {
     pub stacks: HashMap<String, String>,
     /// detection id -> (stack, run).
     pub detections: HashMap<String, (String, Run)>,
+    /// stack -> its latest detection id.
+    pub latest: HashMap<String, String>,
     /// stack -> its resources' drift.
     pub drifts: HashMap<String, Vec<ScriptedDrift>>,
     /// Stacks DetectStackDrift was called for, in order.
     pub detect_calls: Vec<String>,
+    /// How many DescribeStackDriftDetectionStatus calls were made.
+    pub status_calls: usize,
+    /// How many ListStacks calls were made.
+    pub list_calls: usize,
     /// When set, DetectStackDrift answers this (status, code, message).
     pub detect_error: Option<(u16, String, String)>,
+    /// When set, each DescribeStackDriftDetectionStatus call takes this long (blocking, as a
+    /// slow CloudFormation would hold the invocation).
+    pub status_delay: Option<std::time::Duration>,
 }
+
+/// ListStacks answers this many stacks per page, so callers must follow `NextToken`.
+pub const LIST_STACKS_PAGE: usize = 2;
 
 /// A CloudFormation client answered from a [`CfnWorld`], with AWS's documented shapes and errors.
 #[derive(Clone)]
@@ -175,14 +205,16 @@ impl ScriptedCloudFormation {
         let w = world.clone();
         let describe = mock!(aws_sdk_cloudformation::Client::describe_stacks).then_compute_response(move |req| {
             let name = req.stack_name().unwrap_or_default().to_string();
-            match w.lock().unwrap().stacks.get(&name) {
+            // A stack ARN names the stack by its name part here.
+            let key = name.split('/').nth(1).unwrap_or(&name).to_string();
+            match w.lock().unwrap().stacks.get(&key) {
                 None => MockResponse::Http(aws_query_error(400, "ValidationError", &format!("Stack with id {name} does not exist"))),
                 Some(status) => MockResponse::Output(
                     DescribeStacksOutput::builder()
                         .stacks(
                             Stack::builder()
-                                .stack_name(&name)
-                                .stack_id(format!("arn:aws:cloudformation:us-east-1:111111111111:stack/{name}/6d8b7f30"))
+                                .stack_name(&key)
+                                .stack_id(format!("arn:aws:cloudformation:us-east-1:111111111111:stack/{key}/6d8b7f30"))
                                 .stack_status(StackStatus::from(status.as_str()))
                                 .creation_time(DateTime::from_secs(1_790_000_000))
                                 .build(),
@@ -191,6 +223,44 @@ impl ScriptedCloudFormation {
                 ),
             }
         });
+        let w = world.clone();
+        let list = mock!(aws_sdk_cloudformation::Client::list_stacks).then_compute_response(
+            move |req| {
+                let mut world = w.lock().unwrap();
+                world.list_calls += 1;
+                let wanted = req.stack_status_filter();
+                let mut names: Vec<(&String, &String)> = world
+                    .stacks
+                    .iter()
+                    .filter(|(_, status)| {
+                        wanted.is_empty() || wanted.iter().any(|w| w.as_str() == status.as_str())
+                    })
+                    .collect();
+                names.sort();
+                let start: usize = req.next_token().and_then(|t| t.parse().ok()).unwrap_or(0);
+                let page: Vec<StackSummary> = names
+                    .iter()
+                    .skip(start)
+                    .take(LIST_STACKS_PAGE)
+                    .map(|(name, status)| {
+                        StackSummary::builder()
+                            .stack_name(name.as_str())
+                            .stack_id(format!("arn:aws:cloudformation:us-east-1:111111111111:stack/{name}/6d8b7f30"))
+                            .stack_status(StackStatus::from(status.as_str()))
+                            .creation_time(DateTime::from_secs(1_790_000_000))
+                            .build()
+                    })
+                    .collect();
+                let next = (start + LIST_STACKS_PAGE < names.len())
+                    .then(|| (start + LIST_STACKS_PAGE).to_string());
+                MockResponse::Output(
+                    ListStacksOutput::builder()
+                        .set_stack_summaries(Some(page))
+                        .set_next_token(next)
+                        .build(),
+                )
+            },
+        );
         let w = world.clone();
         let detect = mock!(aws_sdk_cloudformation::Client::detect_stack_drift)
             .then_compute_response(move |req| {
@@ -203,7 +273,8 @@ impl ScriptedCloudFormation {
                 let id = format!("{stack}-detection-{}", world.detect_calls.len());
                 world
                     .detections
-                    .insert(id.clone(), (stack, Run::InProgress));
+                    .insert(id.clone(), (stack.clone(), Run::InProgress));
+                world.latest.insert(stack, id.clone());
                 MockResponse::Output(
                     DetectStackDriftOutput::builder()
                         .stack_drift_detection_id(id)
@@ -214,6 +285,14 @@ impl ScriptedCloudFormation {
         let status = mock!(aws_sdk_cloudformation::Client::describe_stack_drift_detection_status)
             .then_compute_response(move |req| {
                 let id = req.stack_drift_detection_id().unwrap_or_default();
+                let delay = {
+                    let mut world = w.lock().unwrap();
+                    world.status_calls += 1;
+                    world.status_delay
+                };
+                if let Some(delay) = delay {
+                    std::thread::sleep(delay);
+                }
                 let world = w.lock().unwrap();
                 let Some((stack, run)) = world.detections.get(id) else {
                     return MockResponse::Http(aws_query_error(
@@ -225,7 +304,11 @@ impl ScriptedCloudFormation {
                 let drifted = world
                     .drifts
                     .get(stack)
-                    .map(|d| d.iter().filter(|x| x.2 != "NOT_CHECKED").count())
+                    .map(|d| {
+                        d.iter()
+                            .filter(|x| x.2 == "MODIFIED" || x.2 == "DELETED")
+                            .count()
+                    })
                     .unwrap_or(0);
                 let (detection, reason) = match run {
                     Run::InProgress => (StackDriftDetectionStatus::DetectionInProgress, None),
@@ -243,6 +326,8 @@ impl ScriptedCloudFormation {
                         .stack_drift_detection_id(id)
                         .detection_status(detection)
                         .set_detection_status_reason(reason)
+                        // As AWS does, a failed detection can still call the stack IN_SYNC
+                        // (nothing it managed to check had drifted).
                         .stack_drift_status(if drifted > 0 {
                             StackDriftStatus::Drifted
                         } else {
@@ -257,10 +342,16 @@ impl ScriptedCloudFormation {
         let drifts = mock!(aws_sdk_cloudformation::Client::describe_stack_resource_drifts)
             .then_compute_response(move |req| {
                 let stack = req.stack_name().unwrap_or_default();
+                let wanted = req.stack_resource_drift_status_filters();
                 let world = w.lock().unwrap();
                 let items = world.drifts.get(stack).cloned().unwrap_or_default();
-                let drifts = items.into_iter().map(|(id, kind, status, paths)| {
-                    StackResourceDrift::builder()
+                let drifts = items
+                    .into_iter()
+                    .filter(|(_, _, status, _)| {
+                        wanted.is_empty() || wanted.iter().any(|w| w.as_str() == status)
+                    })
+                    .map(|(id, kind, status, paths)| {
+                        StackResourceDrift::builder()
                         .stack_id(format!(
                             "arn:aws:cloudformation:us-east-1:111111111111:stack/{stack}/6d8b7f30"
                         ))
@@ -284,7 +375,7 @@ impl ScriptedCloudFormation {
                         ))
                         .timestamp(DateTime::from_secs(1_795_000_000))
                         .build()
-                });
+                    });
                 MockResponse::Output(
                     DescribeStackResourceDriftsOutput::builder()
                         .set_stack_resource_drifts(Some(drifts.collect()))
@@ -294,26 +385,24 @@ impl ScriptedCloudFormation {
         let client = mock_client!(
             aws_sdk_cloudformation,
             RuleMode::MatchAny,
-            [&describe, &detect, &status, &drifts],
+            [&describe, &list, &detect, &status, &drifts],
             |c| c.retry_config(tollgate::testing::fast_retries())
         );
         ScriptedCloudFormation {
             world,
             client,
             targets_requested: Arc::default(),
-            _rules: Arc::new(vec![describe, detect, status, drifts]),
+            _rules: Arc::new(vec![describe, list, detect, status, drifts]),
         }
     }
 
-    /// Finishes a detection run for `stack` (the latest one started).
+    /// Finishes the latest detection run started for `stack`; returns its id.
     pub fn finish(&self, stack: &str, run: Run) -> String {
         let mut world = self.world.lock().unwrap();
         let id = world
-            .detections
-            .iter()
-            .filter(|(_, (s, _))| s == stack)
-            .map(|(id, _)| id.clone())
-            .max()
+            .latest
+            .get(stack)
+            .cloned()
             .expect("a detection was started for the stack");
         if let Some(entry) = world.detections.get_mut(&id) {
             entry.1 = run;
@@ -339,6 +428,11 @@ impl ScriptedCloudFormation {
 
     pub fn detect_calls(&self) -> Vec<String> {
         self.world.lock().unwrap().detect_calls.clone()
+    }
+
+    /// The targets a detector was asked for, in order.
+    pub fn targets(&self) -> Vec<Target> {
+        self.targets_requested.lock().unwrap().clone()
     }
 }
 

@@ -4,12 +4,15 @@
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::operation::describe_stack_drift_detection_status::DescribeStackDriftDetectionStatusOutput;
 use aws_sdk_cloudformation::operation::describe_stack_resource_drifts::DescribeStackResourceDriftsOutput;
+use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
+use aws_sdk_cloudformation::operation::list_stacks::ListStacksOutput;
+use aws_sdk_cloudformation::primitives::DateTime;
 use aws_sdk_cloudformation::types::{
-    PropertyDifference, StackDriftDetectionStatus, StackDriftStatus, StackResourceDrift,
-    StackResourceDriftStatus,
+    PropertyDifference, Stack, StackDriftDetectionStatus, StackDriftStatus, StackResourceDrift,
+    StackResourceDriftStatus, StackStatus, StackSummary,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use drift_gate::cloudformation::{DetectionStatus, Detector, StackState};
+use drift::cloudformation::{DetectionStatus, Detector, StackState};
 use tollgate::testing::aws_query_error;
 
 fn detector(rules: &[&Rule]) -> Detector {
@@ -36,16 +39,18 @@ fn resource(id: &str, status: StackResourceDriftStatus, paths: &[&str]) -> Stack
 }
 
 #[tokio::test]
-async fn resource_drifts_are_read_from_every_page_and_unchecked_ones_counted() {
+async fn resource_drifts_are_read_from_every_page_and_unknown_ones_named_as_unchecked() {
     let page1 = mock!(Client::describe_stack_resource_drifts)
         .match_requests(|r| {
             r.stack_name() == Some("app")
                 && r.next_token().is_none()
+                // NOT_CHECKED is never returned by CloudFormation; UNKNOWN is what it sends
+                // for a resource it could not check.
                 && r.stack_resource_drift_status_filters()
                     == [
                         StackResourceDriftStatus::Modified,
                         StackResourceDriftStatus::Deleted,
-                        StackResourceDriftStatus::NotChecked,
+                        StackResourceDriftStatus::UnknownValue,
                     ]
         })
         .then_output(|| {
@@ -55,7 +60,7 @@ async fn resource_drifts_are_read_from_every_page_and_unchecked_ones_counted() {
                     StackResourceDriftStatus::Modified,
                     &["/Tags/0/Value", "/VersioningConfiguration/Status"],
                 ))
-                .stack_resource_drifts(resource("Fn", StackResourceDriftStatus::NotChecked, &[]))
+                .stack_resource_drifts(resource("Fn", StackResourceDriftStatus::UnknownValue, &[]))
                 .next_token("2")
                 .build()
         });
@@ -66,8 +71,16 @@ async fn resource_drifts_are_read_from_every_page_and_unchecked_ones_counted() {
                 .stack_resource_drifts(resource("Queue", StackResourceDriftStatus::Deleted, &[]))
                 .build()
         });
-    let (drifted, not_checked) = detector(&[&page1, &page2]).drifts("app").await.unwrap();
-    assert_eq!(not_checked, 1);
+    let found = detector(&[&page1, &page2]).drifts("app").await.unwrap();
+    assert_eq!(
+        found
+            .unchecked
+            .iter()
+            .map(|u| (u.logical_id.as_str(), u.resource_type.as_str()))
+            .collect::<Vec<_>>(),
+        [("Fn", "AWS::S3::Bucket")]
+    );
+    let drifted = found.drifted;
     assert_eq!(drifted.len(), 2);
     assert_eq!(
         drifted[0].property_paths,
@@ -97,6 +110,102 @@ async fn failed_detection_carries_cloudformations_reason() {
             reason: "Failed to detect drift on resources [Fn (AWS::Lambda::Function)]".into()
         }
     );
+}
+
+#[tokio::test]
+async fn a_failed_detection_whose_stack_status_says_in_sync_is_still_a_failure() {
+    let rule = mock!(Client::describe_stack_drift_detection_status).then_output(|| {
+        DescribeStackDriftDetectionStatusOutput::builder()
+            .stack_drift_detection_id("d-1")
+            .detection_status(StackDriftDetectionStatus::DetectionFailed)
+            .detection_status_reason("Rate exceeded")
+            .stack_drift_status(StackDriftStatus::InSync)
+            .drifted_stack_resource_count(0)
+            .build()
+    });
+    assert_eq!(
+        detector(&[&rule]).status("d-1").await.unwrap(),
+        DetectionStatus::Failed {
+            reason: "Rate exceeded".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_failed_detection_without_a_reason_says_so() {
+    let rule = mock!(Client::describe_stack_drift_detection_status).then_output(|| {
+        DescribeStackDriftDetectionStatusOutput::builder()
+            .detection_status(StackDriftDetectionStatus::DetectionFailed)
+            .build()
+    });
+    match detector(&[&rule]).status("d-1").await.unwrap() {
+        DetectionStatus::Failed { reason } => {
+            assert!(reason.contains("DETECTION_FAILED"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn list_stacks_reads_every_page_and_asks_for_no_deleted_stack() {
+    let page1 = mock!(Client::list_stacks)
+        .match_requests(|r| {
+            r.next_token().is_none()
+                && !r.stack_status_filter().is_empty()
+                && !r
+                    .stack_status_filter()
+                    .contains(&StackStatus::DeleteComplete)
+                && r.stack_status_filter()
+                    .contains(&StackStatus::UpdateComplete)
+        })
+        .then_output(|| {
+            ListStacksOutput::builder()
+                .stack_summaries(summary("orders-api", StackStatus::UpdateComplete))
+                .next_token("page-2")
+                .build()
+        });
+    let page2 = mock!(Client::list_stacks)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .then_output(|| {
+            ListStacksOutput::builder()
+                .stack_summaries(summary("orders-network", StackStatus::CreateComplete))
+                .build()
+        });
+    assert_eq!(
+        detector(&[&page1, &page2]).stack_names().await.unwrap(),
+        ["orders-api", "orders-network"]
+    );
+}
+
+#[tokio::test]
+async fn a_stack_in_review_in_progress_is_not_deployed() {
+    let rule = mock!(Client::describe_stacks).then_output(|| {
+        DescribeStacksOutput::builder()
+            .stacks(
+                Stack::builder()
+                    .stack_name("app")
+                    .stack_id("arn:aws:cloudformation:us-east-1:111111111111:stack/app/1")
+                    .stack_status(StackStatus::ReviewInProgress)
+                    .creation_time(DateTime::from_secs(1_790_000_000))
+                    .build(),
+            )
+            .build()
+    });
+    assert_eq!(
+        detector(&[&rule]).stack("app").await.unwrap(),
+        StackState::ReviewInProgress
+    );
+}
+
+fn summary(name: &str, status: StackStatus) -> StackSummary {
+    StackSummary::builder()
+        .stack_name(name)
+        .stack_id(format!(
+            "arn:aws:cloudformation:us-east-1:111111111111:stack/{name}/1"
+        ))
+        .stack_status(status)
+        .creation_time(DateTime::from_secs(1_790_000_000))
+        .build()
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
-use tollgate::pipeline_job::{FAILURE_MESSAGE_MAX_CHARS, JobOutcome};
+use tollgate::pipeline_job::{FAILURE_MESSAGE_MAX_BYTES, JobOutcome};
 use tollgate::text::bounded_list;
 
 use crate::params::{DriftParams, IgnoreRule, Policy};
@@ -21,16 +21,26 @@ pub struct ResourceDrift {
     pub property_paths: Vec<String>,
 }
 
+/// A resource drift detection could not check (its drift status is `UNKNOWN`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UncheckedResource {
+    pub logical_id: String,
+    pub resource_type: String,
+}
+
 /// How drift detection ended for one stack.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Detection {
     /// MODIFIED and DELETED resources (empty when in sync).
     pub drifted: Vec<ResourceDrift>,
-    /// Resources drift detection did not check (unsupported types).
-    pub not_checked: u32,
-    /// Set when CloudFormation reported `DETECTION_FAILED`: its reason, naming the resources it
-    /// could not check.
+    /// Resources drift detection could not check (`UNKNOWN`): the gate cannot tell whether
+    /// they drifted.
+    #[serde(default)]
+    pub unchecked: Vec<UncheckedResource>,
+    /// Set when the detection did not end `DETECTION_COMPLETE` (CloudFormation reported
+    /// `DETECTION_FAILED`): its reason, naming the resources it could not check.
     pub failure: Option<String>,
 }
 
@@ -60,7 +70,7 @@ fn compile(rules: &[IgnoreRule]) -> Vec<CompiledRule> {
                 },
                 logical_id: matcher(&r.logical_id)?,
                 property: r.property.as_ref().map(|p| {
-                    let p = p.trim_start_matches('/');
+                    let p = p.trim().trim_matches('/');
                     format!("/{p}")
                 }),
             })
@@ -123,15 +133,77 @@ pub fn remaining_drift(
         .collect()
 }
 
+/// The unchecked resources left once the ignore rules are applied: only a rule without
+/// `property` (accepting any drift of the resource) also accepts not knowing its drift.
+pub fn remaining_unchecked(
+    stack: &str,
+    unchecked: &[UncheckedResource],
+    rules: &[IgnoreRule],
+) -> Vec<UncheckedResource> {
+    let rules = compile(rules);
+    unchecked
+        .iter()
+        .filter(|u| {
+            !rules.iter().any(|r| {
+                r.property.is_none()
+                    && r.stack.as_ref().is_none_or(|s| s.is_match(stack))
+                    && r.logical_id.is_match(&u.logical_id)
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+/// Longest value of the `UncheckedResources` output variable.
+pub const UNCHECKED_VARIABLE_MAX_BYTES: usize = 1000;
+
+/// `stack:LogicalId` items joined by commas, whole items only, ending `… and N more` when
+/// they do not all fit in `max_bytes`.
+fn bounded_items(items: &[String], max_bytes: usize) -> String {
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        let sep = if out.is_empty() { "" } else { "," };
+        let rest = items.len() - i - 1;
+        let tail = if rest > 0 {
+            format!(",… and {rest} more")
+        } else {
+            String::new()
+        };
+        if out.len() + sep.len() + item.len() + tail.len() > max_bytes {
+            let more = format!("{sep}… and {} more", items.len() - i);
+            if out.len() + more.len() <= max_bytes {
+                out.push_str(&more);
+            }
+            return out;
+        }
+        out.push_str(sep);
+        out.push_str(item);
+    }
+    out
+}
+
+const DRIFT_HEADING: &str = "Bring them back in line with their templates (or update the templates), or accept the \
+    drift with an `ignore` rule, then retry this stage.";
+
+const CANNOT_TELL_HEADING: &str = "Drift detection could not check everything, so the gate cannot tell whether \
+    these stacks drifted (whenDetectionFailed=fail). Fix the cause (most often the role that ran drift detection \
+    lacks read permission for those resource types) and retry this stage, or set \"whenDetectionFailed\": \"pass\" \
+    to accept unchecked resources.";
+
 /// Decides a job once every stack has a result. `missing` are stacks skipped because they do
 /// not exist (under `whenStackMissing: pass`).
+///
+/// Only a detection that ended `DETECTION_COMPLETE` with every resource checked can pass on its
+/// own: a failed detection or an `UNKNOWN` resource means the gate cannot tell, so it fails
+/// unless `whenDetectionFailed` is `pass`.
 pub fn decide(params: &DriftParams, results: &[StackResult], missing: &[String]) -> JobOutcome {
     let mut drift_lines = Vec::new();
     let mut failed_lines = Vec::new();
-    let mut not_checked = 0u32;
+    let mut unchecked_lines = Vec::new();
+    let mut unchecked_items = Vec::new();
+    let mut failed_stacks = 0usize;
     for result in results {
         let detection = &result.detection;
-        not_checked += detection.not_checked;
         for d in remaining_drift(&result.stack, &detection.drifted, &params.ignore) {
             let what = if d.property_paths.is_empty() {
                 String::new()
@@ -144,34 +216,43 @@ pub fn decide(params: &DriftParams, results: &[StackResult], missing: &[String])
             ));
         }
         if let Some(reason) = &detection.failure {
-            failed_lines.push(format!("- {}: {reason}", result.stack));
+            failed_stacks += 1;
+            failed_lines.push(format!(
+                "- {}: drift detection failed: {reason}",
+                result.stack
+            ));
+        }
+        for u in remaining_unchecked(&result.stack, &detection.unchecked, &params.ignore) {
+            unchecked_lines.push(format!(
+                "- {}: {} ({}) not checked (drift status UNKNOWN)",
+                result.stack, u.logical_id, u.resource_type
+            ));
+            unchecked_items.push(format!("{}:{}", result.stack, u.logical_id));
         }
     }
-    let detection_failed = !failed_lines.is_empty() && params.when_detection_failed == Policy::Fail;
-    if !drift_lines.is_empty() || detection_failed {
-        let mut heading = String::new();
+    let cannot_tell = !failed_lines.is_empty() || !unchecked_lines.is_empty();
+    let fail_unchecked = cannot_tell && params.when_detection_failed == Policy::Fail;
+    if !drift_lines.is_empty() || fail_unchecked {
+        let mut heading = Vec::new();
         if !drift_lines.is_empty() {
-            heading.push_str(&format!(
-                "Deployment stopped: {} resource(s) changed outside CloudFormation. Bring them back in line \
-                 with their templates (or update the templates), or accept the drift with an `ignore` rule, \
-                 then retry this stage.",
+            heading.push(format!(
+                "Deployment stopped: {} resource(s) changed outside CloudFormation. {DRIFT_HEADING}",
                 drift_lines.len()
             ));
         }
-        if detection_failed {
-            if !heading.is_empty() {
-                heading.push(' ');
-            }
-            heading.push_str(
-                "Drift detection failed for some stacks (whenDetectionFailed=fail); the resources named \
-                 could not be checked. Fix the cause or set \"whenDetectionFailed\": \"pass\".",
-            );
+        if fail_unchecked {
+            heading.push(CANNOT_TELL_HEADING.to_string());
         }
         let mut lines = drift_lines;
-        if detection_failed {
+        if fail_unchecked {
             lines.extend(failed_lines);
+            lines.extend(unchecked_lines);
         }
-        return JobOutcome::failed(bounded_list(&heading, &lines, FAILURE_MESSAGE_MAX_CHARS));
+        return JobOutcome::failed(bounded_list(
+            &heading.join(" "),
+            &lines,
+            FAILURE_MESSAGE_MAX_BYTES,
+        ));
     }
     // In the order the action lists them (results arrive in detection order).
     let checked: Vec<&str> = params
@@ -182,46 +263,59 @@ pub fn decide(params: &DriftParams, results: &[StackResult], missing: &[String])
         .collect();
     let mut summary = if checked.is_empty() {
         "No stack to check yet".to_string()
+    } else if cannot_tell {
+        format!("No drift found in: {}", checked.join(", "))
     } else {
         format!("In sync: {}", checked.join(", "))
     };
     if !missing.is_empty() {
         summary.push_str(&format!(
-            "; not deployed yet (skipped): {}",
+            "; not deployed yet (skipped, whenStackMissing=pass): {}",
             missing.join(", ")
         ));
     }
-    if !failed_lines.is_empty() {
+    if failed_stacks > 0 {
         summary.push_str(&format!(
-            "; drift detection failed for {} stack(s) (whenDetectionFailed=pass)",
-            failed_lines.len()
+            "; drift detection failed for {failed_stacks} stack(s) (whenDetectionFailed=pass)"
         ));
     }
-    if not_checked > 0 {
+    if !unchecked_items.is_empty() {
         summary.push_str(&format!(
-            "; {not_checked} resource(s) not checked (drift detection does not support them)"
+            "; {} resource(s) not checked (whenDetectionFailed=pass): {}",
+            unchecked_items.len(),
+            unchecked_items.join(", ")
         ));
     }
     let status = if checked.is_empty() {
         "NOT_CHECKED"
-    } else if failed_lines.is_empty() {
-        "IN_SYNC"
-    } else {
+    } else if cannot_tell {
         "UNKNOWN"
+    } else {
+        "IN_SYNC"
+    };
+    let none = |s: String| {
+        if s.is_empty() {
+            "(none)".to_string()
+        } else {
+            s
+        }
     };
     JobOutcome::Success {
         summary,
         output_variables: BTreeMap::from([
             ("DriftStatus".to_string(), status.to_string()),
+            ("StacksChecked".to_string(), none(checked.join(","))),
             (
-                "StacksChecked".to_string(),
-                if checked.is_empty() {
-                    "(none)".to_string()
-                } else {
-                    checked.join(",")
-                },
+                "ResourcesNotChecked".to_string(),
+                unchecked_items.len().to_string(),
             ),
-            ("ResourcesNotChecked".to_string(), not_checked.to_string()),
+            (
+                "UncheckedResources".to_string(),
+                none(bounded_items(
+                    &unchecked_items,
+                    UNCHECKED_VARIABLE_MAX_BYTES,
+                )),
+            ),
         ]),
     }
 }
@@ -379,6 +473,23 @@ mod tests {
         assert!(failure(&decide(&p, &[complete("app", vec![deleted])], &[])).contains("Queue"));
     }
 
+    fn unchecked(id: &str) -> UncheckedResource {
+        UncheckedResource {
+            logical_id: id.into(),
+            resource_type: "AWS::Lambda::Function".into(),
+        }
+    }
+
+    fn success(outcome: JobOutcome) -> (String, BTreeMap<String, String>) {
+        match outcome {
+            JobOutcome::Success {
+                summary,
+                output_variables,
+            } => (summary, output_variables),
+            other => panic!("expected success, got {other:?}"),
+        }
+    }
+
     #[test]
     fn detection_failed_follows_the_policy() {
         let failed = StackResult {
@@ -387,7 +498,6 @@ mod tests {
                 failure: Some(
                     "Failed to detect drift on resources [Fn (AWS::Lambda::Function)]".into(),
                 ),
-                not_checked: 1,
                 ..Detection::default()
             },
         };
@@ -398,24 +508,114 @@ mod tests {
         );
         let msg = failure(&out);
         assert!(
-            msg.contains("Fn (AWS::Lambda::Function)") && msg.contains("whenDetectionFailed"),
+            msg.contains("- app: drift detection failed: Failed to detect drift on resources [Fn (AWS::Lambda::Function)]")
+                && msg.contains("whenDetectionFailed"),
             "{msg}"
         );
-        match decide(
+        let (summary, vars) = success(decide(
             &params(r#"{"stacks":["app"],"whenDetectionFailed":"pass"}"#),
             &[failed],
             &[],
-        ) {
-            JobOutcome::Success {
-                output_variables,
-                summary,
-            } => {
-                assert_eq!(output_variables["DriftStatus"], "UNKNOWN");
-                assert_eq!(output_variables["ResourcesNotChecked"], "1");
-                assert!(summary.contains("whenDetectionFailed=pass"), "{summary}");
-            }
-            other => panic!("{other:?}"),
-        }
+        ));
+        assert_eq!(vars["DriftStatus"], "UNKNOWN");
+        assert!(summary.contains("whenDetectionFailed=pass"), "{summary}");
+        assert!(!summary.starts_with("In sync"), "{summary}");
+    }
+
+    #[test]
+    fn a_failed_detection_without_any_drift_still_fails_by_default() {
+        // CloudFormation can report the stack IN_SYNC for the resources it did check.
+        let failed = StackResult {
+            stack: "app".into(),
+            detection: Detection {
+                failure: Some("Rate exceeded".into()),
+                ..Detection::default()
+            },
+        };
+        assert!(matches!(
+            decide(&params(r#"{"stacks":["app"]}"#), &[failed], &[]),
+            JobOutcome::Failure { .. }
+        ));
+    }
+
+    #[test]
+    fn unknown_resources_fail_by_default_naming_each_one() {
+        let result = StackResult {
+            stack: "app".into(),
+            detection: Detection {
+                unchecked: vec![unchecked("Handler"), unchecked("Worker")],
+                ..Detection::default()
+            },
+        };
+        let msg = decide(
+            &params(r#"{"stacks":["app"]}"#),
+            std::slice::from_ref(&result),
+            &[],
+        );
+        let msg = failure(&msg);
+        assert!(
+            msg.contains("cannot tell")
+                && msg.contains(
+                    "- app: Handler (AWS::Lambda::Function) not checked (drift status UNKNOWN)"
+                )
+                && msg.contains("- app: Worker"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn unknown_resources_pass_as_unknown_named_in_summary_and_output_variable_when_chosen() {
+        let result = StackResult {
+            stack: "app".into(),
+            detection: Detection {
+                unchecked: vec![unchecked("Handler"), unchecked("Worker")],
+                ..Detection::default()
+            },
+        };
+        let (summary, vars) = success(decide(
+            &params(r#"{"stacks":["app"],"whenDetectionFailed":"pass"}"#),
+            &[result],
+            &[],
+        ));
+        assert_eq!(vars["DriftStatus"], "UNKNOWN");
+        assert_eq!(vars["ResourcesNotChecked"], "2");
+        assert_eq!(vars["UncheckedResources"], "app:Handler,app:Worker");
+        assert!(
+            summary.contains(
+                "2 resource(s) not checked (whenDetectionFailed=pass): app:Handler, app:Worker"
+            ),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn a_rule_accepting_any_drift_of_a_resource_also_accepts_it_unchecked() {
+        let result = StackResult {
+            stack: "app".into(),
+            detection: Detection {
+                unchecked: vec![unchecked("Handler")],
+                ..Detection::default()
+            },
+        };
+        let p = params(r#"{"stacks":["app"],"ignore":[{"logicalId":"Handler"}]}"#);
+        let (_, vars) = success(decide(&p, std::slice::from_ref(&result), &[]));
+        assert_eq!(vars["DriftStatus"], "IN_SYNC");
+        assert_eq!(vars["UncheckedResources"], "(none)");
+        let p =
+            params(r#"{"stacks":["app"],"ignore":[{"logicalId":"Handler","property":"Tags"}]}"#);
+        assert!(matches!(
+            decide(&p, &[result], &[]),
+            JobOutcome::Failure { .. }
+        ));
+    }
+
+    #[test]
+    fn the_unchecked_resources_variable_keeps_whole_names_within_its_limit() {
+        let items: Vec<String> = (0..200).map(|i| format!("app:Function{i}")).collect();
+        let value = bounded_items(&items, UNCHECKED_VARIABLE_MAX_BYTES);
+        assert!(value.len() <= UNCHECKED_VARIABLE_MAX_BYTES, "{value}");
+        assert!(value.starts_with("app:Function0,app:Function1,"));
+        assert!(value.ends_with(" more"), "{value}");
     }
 
     #[test]
@@ -426,7 +626,7 @@ mod tests {
             &["new".into()],
         ) {
             JobOutcome::Success { summary, .. } => {
-                assert!(summary.contains("skipped): new"), "{summary}")
+                assert!(summary.contains("whenStackMissing=pass): new"), "{summary}")
             }
             other => panic!("{other:?}"),
         }
@@ -450,7 +650,7 @@ mod tests {
         )
         .clone();
         let msg = failure(&msg);
-        assert!(msg.chars().count() <= FAILURE_MESSAGE_MAX_CHARS);
+        assert!(msg.len() <= FAILURE_MESSAGE_MAX_BYTES);
         assert!(
             msg.contains("400 resource(s)") && msg.contains("more"),
             "{msg}"
