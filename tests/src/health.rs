@@ -30,9 +30,31 @@ pub struct Gate {
 /// Service codes AWS Health knows in these tests (DescribeEventTypes answers for them).
 pub const KNOWN_SERVICES: &[&str] = &["LAMBDA", "DYNAMODB", "EC2", "S3", "IAM"];
 
-/// DescribeEventTypes answers for `calls` service codes, one rule each: an `issue` event type for
-/// a known code, none for any other, as AWS Health answers; or the refusal an account without a
-/// support plan gets.
+/// AWS Health's answer to DescribeEventTypes filtered on one service code: an `issue` event type
+/// when the code is in `known`, none otherwise.
+pub fn event_types_of(
+    known: &[&str],
+    req: &aws_sdk_health::operation::describe_event_types::DescribeEventTypesInput,
+) -> DescribeEventTypesOutput {
+    let service = req
+        .filter()
+        .map(|f| f.services().join(","))
+        .unwrap_or_default();
+    let mut out = DescribeEventTypesOutput::builder();
+    if known.contains(&service.as_str()) {
+        out = out.event_types(
+            EventType::builder()
+                .service(&service)
+                .code(format!("AWS_{service}_OPERATIONAL_ISSUE"))
+                .category(EventTypeCategory::Issue)
+                .build(),
+        );
+    }
+    out.build()
+}
+
+/// DescribeEventTypes answers for `calls` service codes, one rule each: [`event_types_of`] the
+/// [`KNOWN_SERVICES`], or the refusal an account without a support plan gets.
 pub fn event_types(calls: usize, subscribed: bool) -> Vec<Rule> {
     (0..calls)
         .map(|_| {
@@ -40,23 +62,8 @@ pub fn event_types(calls: usize, subscribed: bool) -> Vec<Rule> {
                 return mock!(aws_sdk_health::Client::describe_event_types)
                     .then_http_response(no_plan_response);
             }
-            mock!(aws_sdk_health::Client::describe_event_types).then_compute_output(|req| {
-                let service = req
-                    .filter()
-                    .map(|f| f.services().join(","))
-                    .unwrap_or_default();
-                let mut out = DescribeEventTypesOutput::builder();
-                if KNOWN_SERVICES.contains(&service.as_str()) {
-                    out = out.event_types(
-                        EventType::builder()
-                            .service(&service)
-                            .code(format!("AWS_{service}_OPERATIONAL_ISSUE"))
-                            .category(EventTypeCategory::Issue)
-                            .build(),
-                    );
-                }
-                out.build()
-            })
+            mock!(aws_sdk_health::Client::describe_event_types)
+                .then_compute_output(|req| event_types_of(KNOWN_SERVICES, req))
         })
         .collect()
 }
