@@ -1,0 +1,1157 @@
+//! approval-api's handler: `GET /approvals/{id}` shows the page and changes nothing; `POST` records a vote and resumes the workflow once decided.
+
+use lambda_http::{Body, Response};
+use tollgate::state::StateStore;
+
+use crate::adapters::{KeySource, Outcome, ResumeError, TaskResumer};
+use crate::model::{Approval, Choice, Decision, Status, Vote};
+use crate::render::{
+    PageContext, approval_message_page, approval_page, content_security_policy, message_page,
+    outcome_word, retry_page, time,
+};
+use crate::signing::{LinkClaims, LinkError, SigningKey, is_id};
+use crate::store::{ApprovalStore, Loaded, StoreError};
+use crate::votes::{Plan, approvers_who_approved, plan, tally};
+
+/// The longest comment kept, in characters.
+pub const MAX_COMMENT_CHARS: usize = 1000;
+/// How often a vote is re-read and re-tried after losing a race to another vote.
+const VOTE_ATTEMPTS: usize = 8;
+
+/// Everything approval-api talks to.
+pub struct ApiDeps<S, K, R> {
+    pub store: ApprovalStore<S>,
+    pub keys: K,
+    pub resumer: R,
+}
+
+/// The parts of an HTTP request the API reads.
+#[derive(Debug, Clone, Default)]
+pub struct HttpRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// Lower-cased names.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub source_ip: Option<String>,
+}
+
+impl HttpRequest {
+    pub fn from_lambda(request: &lambda_http::Request) -> Self {
+        use lambda_http::RequestExt;
+        use lambda_http::request::RequestContext;
+        let source_ip = match request.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+            _ => None,
+        };
+        HttpRequest {
+            method: request.method().as_str().to_string(),
+            path: request.uri().path().to_string(),
+            query: request.uri().query().unwrap_or("").to_string(),
+            headers: request
+                .headers()
+                .iter()
+                .filter_map(|(name, value)| {
+                    Some((
+                        name.as_str().to_ascii_lowercase(),
+                        value.to_str().ok()?.to_string(),
+                    ))
+                })
+                .collect(),
+            body: request.body().as_ref().to_vec(),
+            source_ip,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The approval id: the path segment after `/approvals/`.
+    fn approval_id(&self) -> Option<&str> {
+        let (_, rest) = self.path.rsplit_once("/approvals/")?;
+        Some(rest.trim_end_matches('/')).filter(|id| is_id(id))
+    }
+}
+
+/// A page to send back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub html: String,
+    /// `Allow`, for 405.
+    pub allow: Option<&'static str>,
+}
+
+impl Reply {
+    fn new(status: u16, html: String) -> Self {
+        Reply {
+            status,
+            html,
+            allow: None,
+        }
+    }
+
+    fn message(status: u16, title: &str, paragraphs: &[String]) -> Self {
+        Reply::new(status, message_page(title, paragraphs))
+    }
+
+    /// The HTTP response, with the security headers every page gets.
+    pub fn into_response(self, head: bool) -> Response<Body> {
+        let mut builder = Response::builder()
+            .status(self.status)
+            .header("Content-Type", "text/html; charset=utf-8")
+            .header("Content-Security-Policy", content_security_policy())
+            .header("Referrer-Policy", "no-referrer")
+            .header("X-Frame-Options", "DENY")
+            .header("X-Content-Type-Options", "nosniff")
+            .header("Cache-Control", "no-store");
+        if let Some(allow) = self.allow {
+            builder = builder.header("Allow", allow);
+        }
+        let body = if head {
+            Body::Empty
+        } else {
+            Body::Text(self.html)
+        };
+        builder.body(body).unwrap_or_else(|_| {
+            let mut fallback = Response::new(Body::Text("internal error".into()));
+            *fallback.status_mut() = lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR;
+            fallback
+        })
+    }
+}
+
+/// The Lambda handler (API Gateway HTTP API): every outcome is a page with a status code.
+pub async fn handler<S, K, R>(
+    deps: &ApiDeps<S, K, R>,
+    request: lambda_http::Request,
+) -> Result<Response<Body>, lambda_http::Error>
+where
+    S: StateStore,
+    K: KeySource,
+    R: TaskResumer,
+{
+    let request = HttpRequest::from_lambda(&request);
+    let reply = respond(deps, &request, crate::store::now_secs()).await;
+    Ok(reply.into_response(request.method == "HEAD"))
+}
+
+/// The page every request gets while the function's configuration is broken (the reason is in
+/// the function's log, not on a public page).
+pub fn misconfigured(_reason: &str) -> Response<Body> {
+    Reply::message(
+        500,
+        "Tollgate is misconfigured",
+        &["The approval service cannot start: its operators will find the reason in its log. Nothing was changed.".into()],
+    )
+    .into_response(false)
+}
+
+/// Answers one request at time `now` (epoch seconds).
+pub async fn respond<S, K, R>(deps: &ApiDeps<S, K, R>, request: &HttpRequest, now: i64) -> Reply
+where
+    S: StateStore,
+    K: KeySource,
+    R: TaskResumer,
+{
+    let reply = match request.method.as_str() {
+        "GET" | "HEAD" => show(deps, request, now).await,
+        "POST" => decide(deps, request, now).await,
+        _ => Reply {
+            allow: Some("GET, HEAD, POST"),
+            ..Reply::message(
+                405,
+                "Method not allowed",
+                &["Open the link from your email.".into()],
+            )
+        },
+    };
+    tracing::info!(method = %request.method, status = reply.status, "approval page served");
+    reply
+}
+
+/// The signed fields of a link (query string on GET, form fields on POST).
+struct Fields {
+    pairs: Vec<(String, String)>,
+}
+
+impl Fields {
+    fn parse(text: &[u8]) -> Self {
+        Fields {
+            pairs: form_urlencoded::parse(text).into_owned().collect(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn claims(&self, id: &str) -> Option<(LinkClaims, String)> {
+        let approver = self.get("approver")?.to_string();
+        let expires_at = self.get("expires")?.trim().parse().ok()?;
+        let sig = self.get("sig")?.to_string();
+        Some((
+            LinkClaims {
+                id: id.to_string(),
+                approver,
+                expires_at,
+            },
+            sig,
+        ))
+    }
+}
+
+fn not_found() -> Reply {
+    Reply::message(
+        404,
+        "No such approval",
+        &[
+            "There is no approval request at this address. It may have been removed after it \
+           ended; check that you opened the whole link from your email."
+                .into(),
+        ],
+    )
+}
+
+fn forbidden(reason: &str) -> Reply {
+    Reply::message(
+        403,
+        "This link is not valid",
+        &[
+            reason.to_string(),
+            "Open the link exactly as it arrived in your email. Links are personal: one sent to \
+             someone else does not work for you."
+                .into(),
+        ],
+    )
+}
+
+fn unavailable(what: &str) -> Reply {
+    Reply::message(
+        503,
+        "Tollgate cannot answer right now",
+        &[format!(
+            "{what}. Nothing was changed; try again in a minute."
+        )],
+    )
+}
+
+fn expired_link() -> Reply {
+    Reply::message(
+        410,
+        "This link has expired",
+        &["The approval request is no longer open to decisions from this link.".into()],
+    )
+}
+
+/// A valid link, its approval, and the key it was checked with.
+struct Authorized {
+    key: SigningKey,
+    claims: LinkClaims,
+    signature: String,
+    loaded: Loaded,
+}
+
+/// Signature, expiry, existence and approver checks, in that order.
+async fn authorize<S, K, R>(
+    deps: &ApiDeps<S, K, R>,
+    id: &str,
+    fields: &Fields,
+    now: i64,
+) -> Result<Authorized, Reply>
+where
+    S: StateStore,
+    K: KeySource,
+{
+    let Some((claims, signature)) = fields.claims(id) else {
+        return Err(forbidden(
+            "The link is incomplete: it lacks the approver, the expiry or the signature.",
+        ));
+    };
+    let key = deps.keys.key().await.map_err(|e| {
+        tracing::error!(error = %e, "no signing key");
+        unavailable("Tollgate cannot read its signing key")
+    })?;
+    match key.verify(&claims, &signature, now) {
+        Ok(()) => {}
+        Err(LinkError::Tampered) => {
+            tracing::warn!(approval_id = %id, "link signature does not match");
+            return Err(forbidden(
+                "The link's signature does not match: it was changed, or it was signed for someone else.",
+            ));
+        }
+        Err(LinkError::Expired) => return Err(expired_link()),
+    }
+    let loaded = match deps.store.load(id).await {
+        Ok(Some(loaded)) => loaded,
+        Ok(None) => return Err(not_found()),
+        Err(e) => {
+            tracing::error!(approval_id = %id, error = %e, "cannot read the approval");
+            return Err(unavailable("Tollgate cannot read the approval"));
+        }
+    };
+    if !loaded.approval.has_approver(&claims.approver) {
+        tracing::warn!(approval_id = %id, "signed link for someone who is not an approver");
+        return Err(forbidden("This approval was not sent to you."));
+    }
+    Ok(Authorized {
+        key,
+        claims,
+        signature,
+        loaded,
+    })
+}
+
+/// The page for an approval that is no longer pending: 409 when decided, 410 when it ended
+/// without a decision.
+fn closed(status: Status, approval: &Approval) -> Reply {
+    match (status, &approval.decision) {
+        (Status::Approved | Status::Rejected, Some(d)) => {
+            let who = match d.outcome {
+                Choice::Approve if d.approved_by.len() > 1 => d.approved_by.join(", "),
+                _ => d.approver.clone(),
+            };
+            let mut lines = vec![format!(
+                "This request was already {} by {} at {}.",
+                outcome_word(d.outcome),
+                who,
+                time(d.at)
+            )];
+            if !d.comment.is_empty() {
+                lines.push(format!("Comment: {}", d.comment));
+            }
+            lines.push("Your click changed nothing.".into());
+            Reply::new(
+                409,
+                approval_message_page(
+                    approval,
+                    &format!("Already {}", outcome_word(d.outcome)),
+                    &lines,
+                ),
+            )
+        }
+        (Status::Approved | Status::Rejected, None) => Reply::new(
+            409,
+            approval_message_page(
+                approval,
+                "Already decided",
+                &[format!(
+                    "This request is already {}.",
+                    status.as_str().to_lowercase()
+                )],
+            ),
+        ),
+        _ => {
+            let reason = approval
+                .closed_reason
+                .clone()
+                .unwrap_or_else(|| "The approval request has ended.".into());
+            Reply::new(
+                410,
+                approval_message_page(
+                    approval,
+                    "This approval request is closed",
+                    &[reason, "Nothing can be decided here any more.".into()],
+                ),
+            )
+        }
+    }
+}
+
+fn vote_word(choice: Choice) -> &'static str {
+    match choice {
+        Choice::Approve => "approved",
+        Choice::Reject => "rejected",
+    }
+}
+
+fn waiting_line(approval: &Approval, votes: &[Vote]) -> String {
+    let approved = approvers_who_approved(votes).len();
+    let required = usize::try_from(approval.required_approvals).unwrap_or(usize::MAX);
+    format!(
+        "{approved} of {required} approvals so far; the release waits for {} more.",
+        required.saturating_sub(approved)
+    )
+}
+
+async fn show<S, K, R>(deps: &ApiDeps<S, K, R>, request: &HttpRequest, now: i64) -> Reply
+where
+    S: StateStore,
+    K: KeySource,
+{
+    let Some(id) = request.approval_id() else {
+        return not_found();
+    };
+    let fields = Fields::parse(request.query.as_bytes());
+    let auth = match authorize(deps, id, &fields, now).await {
+        Ok(a) => a,
+        Err(reply) => return reply,
+    };
+    let Loaded {
+        status,
+        approval,
+        votes,
+    } = &auth.loaded;
+    if *status != Status::Pending {
+        return closed(*status, approval);
+    }
+    if now >= approval.expires_at {
+        return expired_link();
+    }
+    if let Some(vote) = votes.iter().find(|v| v.approver == auth.claims.approver) {
+        return Reply::new(
+            200,
+            approval_message_page(
+                approval,
+                &format!("You {} this request", vote_word(vote.choice)),
+                &[
+                    format!("You {} at {}.", vote_word(vote.choice), time(vote.at)),
+                    waiting_line(approval, votes),
+                ],
+            ),
+        );
+    }
+    let form_token = auth.key.form_token(&auth.claims);
+    let ctx = PageContext {
+        claims: &auth.claims,
+        signature: &auth.signature,
+        form_token: &form_token,
+        votes,
+    };
+    Reply::new(200, approval_page(approval, &ctx))
+}
+
+/// Why a POST is refused as cross-site, if it is. A browser's `Sec-Fetch-Site` decides when it
+/// is sent (every current browser does): only `same-origin` (or `none`, a request the person
+/// made) passes. Without it, an `Origin` other than this API's own is refused. The page sends
+/// `Referrer-Policy: no-referrer`, under which browsers send `Origin: null` with the form; that,
+/// or no Origin at all, leaves the decision to the form token every POST must carry.
+fn cross_site(request: &HttpRequest) -> Option<String> {
+    match request.header("sec-fetch-site") {
+        Some("same-origin" | "none") => None,
+        Some(site) => Some(format!(
+            "the browser says the form came from another site ({site})"
+        )),
+        None => match request.header("origin") {
+            None | Some("null") => None,
+            Some(origin) => {
+                let host = request.header("host").unwrap_or("");
+                let scheme = request.header("x-forwarded-proto").unwrap_or("https");
+                (origin != format!("{scheme}://{host}"))
+                    .then(|| "the form was posted from another origin".to_string())
+            }
+        },
+    }
+}
+
+async fn decide<S, K, R>(deps: &ApiDeps<S, K, R>, request: &HttpRequest, now: i64) -> Reply
+where
+    S: StateStore,
+    K: KeySource,
+    R: TaskResumer,
+{
+    if let Some(reason) = cross_site(request) {
+        tracing::warn!(%reason, "cross-site POST refused");
+        return forbidden(&format!(
+            "The decision was refused: {reason}. Decide on the page your email link opens."
+        ));
+    }
+    let form = request
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return Reply::message(
+            400,
+            "Not a form",
+            &["Decide with the buttons on the page your email link opens.".into()],
+        );
+    }
+    let Some(id) = request.approval_id() else {
+        return not_found();
+    };
+    let fields = Fields::parse(&request.body);
+    let auth = match authorize(deps, id, &fields, now).await {
+        Ok(a) => a,
+        Err(reply) => return reply,
+    };
+    if !fields
+        .get("form")
+        .is_some_and(|t| auth.key.verify_form_token(&auth.claims, t))
+    {
+        return forbidden("The form did not come from the approval page.");
+    }
+    let Loaded {
+        status, approval, ..
+    } = &auth.loaded;
+    // A decision that is recorded but has not reached the workflow yet: any approver's POST
+    // retries telling it.
+    if matches!(status, Status::Approved | Status::Rejected)
+        && approval.resumed_at.is_none()
+        && approval.closed_reason.is_none()
+        && approval.decision.is_some()
+    {
+        return resume(deps, &auth, approval.clone(), *status, now).await;
+    }
+    let choice = match fields.get("decision").and_then(Choice::parse) {
+        Some(choice) => choice,
+        None if *status != Status::Pending => return closed(*status, approval),
+        None => {
+            return Reply::message(
+                400,
+                "No decision",
+                &["Press Approve or Reject on the page.".into()],
+            );
+        }
+    };
+    if *status == Status::Pending && now >= approval.expires_at {
+        return expired_link();
+    }
+    let comment: String = fields
+        .get("comment")
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .take(MAX_COMMENT_CHARS)
+        .collect();
+    if choice == Choice::Reject && comment.is_empty() {
+        return Reply::message(
+            400,
+            "A rejection needs a reason",
+            &["Go back, write why you reject the release, and press Reject again. Nothing was changed.".into()],
+        );
+    }
+    let vote = Vote {
+        approver: auth.claims.approver.clone(),
+        choice,
+        comment,
+        at: now,
+        source_ip: request.source_ip.clone(),
+        user_agent: request
+            .header("user-agent")
+            .map(|u| crate::request::clip(u, 300)),
+    };
+    match cast_vote(&deps.store, id, &vote).await {
+        Ok(None) => not_found(),
+        Ok(Some(VoteResult::Decided(decided, status))) => {
+            tracing::info!(
+                approval_id = %id,
+                decision = status.as_str(),
+                approver = %vote.approver,
+                approved_by = ?decided.decision.as_ref().map(|d| d.approved_by.clone()),
+                "approval decided"
+            );
+            resume(deps, &auth, decided, status, now).await
+        }
+        Ok(Some(VoteResult::Recorded(approval, votes))) => {
+            tracing::info!(approval_id = %id, approver = %vote.approver, "approval vote recorded");
+            Reply::new(
+                200,
+                approval_message_page(
+                    &approval,
+                    "Your approval is recorded",
+                    &[waiting_line(&approval, &votes)],
+                ),
+            )
+        }
+        Ok(Some(VoteResult::AlreadyVoted(previous))) => Reply::new(
+            409,
+            approval_message_page(
+                approval,
+                &format!("You already {} this request", vote_word(previous.choice)),
+                &[
+                    format!(
+                        "You {} at {}. Your click changed nothing.",
+                        vote_word(previous.choice),
+                        time(previous.at)
+                    ),
+                    waiting_line(approval, &auth.loaded.votes),
+                ],
+            ),
+        ),
+        Ok(Some(VoteResult::Closed(status, approval))) => closed(status, &approval),
+        Err(e) => {
+            tracing::error!(approval_id = %id, error = %e, "vote not recorded");
+            unavailable("Tollgate could not record your decision")
+        }
+    }
+}
+
+/// What recording a vote led to.
+#[derive(Debug)]
+pub enum VoteResult {
+    /// This vote decided the approval (it is now `APPROVED` or `REJECTED` with its decision).
+    Decided(Approval, Status),
+    /// Recorded; more approvals are needed. The approval and every vote so far.
+    Recorded(Approval, Vec<Vote>),
+    /// This approver had voted before; nothing changed.
+    AlreadyVoted(Vote),
+    /// The approval was no longer pending; nothing changed.
+    Closed(Status, Approval),
+}
+
+fn status_for(choice: Choice) -> Status {
+    match choice {
+        Choice::Approve => Status::Approved,
+        Choice::Reject => Status::Rejected,
+    }
+}
+
+/// Records `vote` with conditional writes; when it loses a race with another vote it re-reads and
+/// decides again, so exactly one vote decides and a repeated vote changes nothing.
+pub async fn cast_vote<S: StateStore>(
+    store: &ApprovalStore<S>,
+    id: &str,
+    vote: &Vote,
+) -> Result<Option<VoteResult>, StoreError> {
+    for _ in 0..VOTE_ATTEMPTS {
+        let Some(loaded) = store.load(id).await? else {
+            return Ok(None);
+        };
+        let approval = &loaded.approval;
+        let written = match plan(
+            loaded.status,
+            approval.required_approvals,
+            &loaded.votes,
+            &vote.approver,
+            vote.choice,
+        ) {
+            Plan::Closed(status) => return Ok(Some(VoteResult::Closed(status, loaded.approval))),
+            Plan::AlreadyVoted(previous) => return Ok(Some(VoteResult::AlreadyVoted(previous))),
+            Plan::Decide {
+                outcome,
+                approved_by,
+            } => {
+                let mut decided = approval.clone();
+                decided.decision = Some(Decision {
+                    outcome,
+                    approver: vote.approver.clone(),
+                    approved_by,
+                    comment: vote.comment.clone(),
+                    at: vote.at,
+                });
+                let to = status_for(outcome);
+                match store.vote(approval, vote, to, Some(&decided)).await {
+                    Ok(()) => return Ok(Some(VoteResult::Decided(decided, to))),
+                    Err(e) => e,
+                }
+            }
+            Plan::Record { .. } => match store.vote(approval, vote, Status::Pending, None).await {
+                Ok(()) => return finish_if_complete(store, id, vote).await,
+                Err(e) => e,
+            },
+        };
+        match written {
+            StoreError::Conflict => continue,
+            other => return Err(other),
+        }
+    }
+    Err(StoreError::Conflict)
+}
+
+/// After a vote that did not decide: votes cast at the same moment may together have reached
+/// the count. Whoever sees that first decides (conditionally, so only one does).
+async fn finish_if_complete<S: StateStore>(
+    store: &ApprovalStore<S>,
+    id: &str,
+    vote: &Vote,
+) -> Result<Option<VoteResult>, StoreError> {
+    let Some(loaded) = store.load(id).await? else {
+        return Ok(None);
+    };
+    let approval = loaded.approval;
+    if loaded.status == Status::Pending
+        && tally(&loaded.votes, approval.required_approvals) == Some(Choice::Approve)
+    {
+        let mut decided = approval.clone();
+        decided.decision = Some(Decision {
+            outcome: Choice::Approve,
+            approver: vote.approver.clone(),
+            approved_by: approvers_who_approved(&loaded.votes),
+            comment: vote.comment.clone(),
+            at: vote.at,
+        });
+        match store
+            .transition(&decided, Status::Pending, Status::Approved)
+            .await
+        {
+            Ok(()) => return Ok(Some(VoteResult::Decided(decided, Status::Approved))),
+            Err(StoreError::Conflict) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Some(VoteResult::Recorded(approval, loaded.votes)))
+}
+
+/// Tells the workflow about a recorded decision, and records that it was told (or that it no
+/// longer waits).
+async fn resume<S, K, R>(
+    deps: &ApiDeps<S, K, R>,
+    auth: &Authorized,
+    mut approval: Approval,
+    status: Status,
+    now: i64,
+) -> Reply
+where
+    S: StateStore,
+    R: TaskResumer,
+{
+    let Some(decision) = approval.decision.clone() else {
+        return closed(status, &approval);
+    };
+    let outcome = Outcome::Decided {
+        approval_id: approval.id.clone(),
+        decision: decision.clone(),
+    };
+    match deps.resumer.resume(&approval.target, &outcome).await {
+        Ok(()) => {
+            approval.resumed_at = Some(now);
+            if let Err(e) = deps.store.transition(&approval, status, status).await {
+                tracing::warn!(approval_id = %approval.id, error = %e, "could not record that the workflow was told");
+            }
+            tracing::info!(approval_id = %approval.id, decision = status.as_str(), kind = approval.target.kind(), "workflow resumed");
+            let (title, line) = match decision.outcome {
+                Choice::Approve => (
+                    "Approved",
+                    format!(
+                        "Thank you. {} continues.",
+                        capitalised(&approval.target.describe())
+                    ),
+                ),
+                Choice::Reject => (
+                    "Rejected",
+                    format!(
+                        "Thank you. {} was told, with your reason.",
+                        capitalised(&approval.target.describe())
+                    ),
+                ),
+            };
+            let who = if decision.approved_by.len() > 1 {
+                decision.approved_by.join(", ")
+            } else {
+                decision.approver.clone()
+            };
+            Reply::new(
+                200,
+                approval_message_page(
+                    &approval,
+                    title,
+                    &[
+                        format!("{} by {} at {}.", title, who, time(decision.at)),
+                        line,
+                    ],
+                ),
+            )
+        }
+        Err(ResumeError::NoLongerWaiting(code)) => {
+            approval.closed_reason = Some(format!(
+                "The decision ({}) arrived after {} had stopped waiting ({code}): it timed out, \
+                 was stopped, or was answered another way. Nothing was {}.",
+                outcome_word(decision.outcome),
+                approval.target.describe(),
+                outcome_word(decision.outcome)
+            ));
+            if let Err(e) = deps
+                .store
+                .transition(&approval, status, Status::Expired)
+                .await
+            {
+                tracing::warn!(approval_id = %approval.id, error = %e, "could not mark the approval expired");
+            }
+            tracing::warn!(approval_id = %approval.id, %code, "the workflow no longer waits: approval expired");
+            closed(Status::Expired, &approval)
+        }
+        Err(ResumeError::Failed(problem)) => {
+            tracing::error!(approval_id = %approval.id, error = %problem, "decision recorded but the workflow was not told");
+            let form_token = auth.key.form_token(&auth.claims);
+            let ctx = PageContext {
+                claims: &auth.claims,
+                signature: &auth.signature,
+                form_token: &form_token,
+                votes: &auth.loaded.votes,
+            };
+            Reply::new(502, retry_page(&approval, &ctx, &problem))
+        }
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signing::SigningKey;
+
+    /// The sandbox's sample key (scripts/approvals_story.py), which signed events/approval-api.*.
+    const SAMPLE_KEY: &[u8] = b"tollgate-sandbox-sample-signing-key-not-a-secret-0123456789";
+
+    fn sample(name: &str) -> HttpRequest {
+        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let request = lambda_http::request::from_str(&text).unwrap();
+        HttpRequest::from_lambda(&request)
+    }
+
+    fn claims_of(request: &HttpRequest, from_body: bool) -> (LinkClaims, String, Fields) {
+        let fields = if from_body {
+            Fields::parse(&request.body)
+        } else {
+            Fields::parse(request.query.as_bytes())
+        };
+        let id = request.approval_id().unwrap().to_string();
+        let (claims, sig) = fields.claims(&id).unwrap();
+        (claims, sig, fields)
+    }
+
+    #[test]
+    fn the_sample_get_event_is_read_and_its_link_verifies() {
+        let request = sample("approval-api.get.json");
+        assert_eq!(request.method, "GET");
+        assert_eq!(request.source_ip.as_deref(), Some("198.51.100.7"));
+        let (claims, sig, _) = claims_of(&request, false);
+        let key = SigningKey::new(SAMPLE_KEY.to_vec()).unwrap();
+        assert_eq!(key.verify(&claims, &sig, 1_800_000_000), Ok(()));
+        assert_eq!(claims.approver, "release.manager@example.com");
+    }
+
+    #[test]
+    fn the_sample_tampered_event_fails_verification() {
+        let request = sample("approval-api.tampered.json");
+        let (claims, sig, _) = claims_of(&request, false);
+        let key = SigningKey::new(SAMPLE_KEY.to_vec()).unwrap();
+        assert_eq!(
+            key.verify(&claims, &sig, 1_800_000_000),
+            Err(LinkError::Tampered)
+        );
+    }
+
+    #[test]
+    fn the_sample_post_event_carries_a_base64_form_with_a_valid_form_token() {
+        let request = sample("approval-api.post-approve.json");
+        assert_eq!(request.method, "POST");
+        assert!(cross_site(&request).is_none(), "same origin");
+        let (claims, sig, fields) = claims_of(&request, true);
+        let key = SigningKey::new(SAMPLE_KEY.to_vec()).unwrap();
+        assert_eq!(key.verify(&claims, &sig, 1_800_000_000), Ok(()));
+        assert!(key.verify_form_token(&claims, fields.get("form").unwrap()));
+        assert_eq!(fields.get("decision"), Some("approve"));
+        assert_eq!(fields.get("comment"), Some("Change set reviewed."));
+    }
+
+    fn with_headers(headers: &[(&str, &str)]) -> HttpRequest {
+        let mut request = sample("approval-api.post-approve.json");
+        request
+            .headers
+            .retain(|(n, _)| n != "origin" && n != "sec-fetch-site");
+        for (name, value) in headers {
+            request.headers.push((name.to_string(), value.to_string()));
+        }
+        request
+    }
+
+    #[test]
+    fn the_browsers_fetch_site_decides_and_origin_null_from_no_referrer_is_accepted() {
+        let own = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com";
+        for allowed in [
+            with_headers(&[("sec-fetch-site", "same-origin"), ("origin", "null")]),
+            with_headers(&[("sec-fetch-site", "same-origin"), ("origin", own)]),
+            with_headers(&[("origin", own)]),
+            with_headers(&[("origin", "null")]),
+            with_headers(&[]),
+        ] {
+            assert_eq!(cross_site(&allowed), None, "{:?}", allowed.headers);
+        }
+        for refused in [
+            with_headers(&[("sec-fetch-site", "cross-site"), ("origin", "null")]),
+            with_headers(&[("sec-fetch-site", "same-site"), ("origin", own)]),
+            with_headers(&[("origin", "https://evil.example.net")]),
+            with_headers(&[(
+                "origin",
+                "http://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
+            )]),
+        ] {
+            assert!(cross_site(&refused).is_some(), "{:?}", refused.headers);
+        }
+    }
+
+    #[test]
+    fn a_post_from_another_origin_or_site_is_cross_site() {
+        let mut request = sample("approval-api.post-approve.json");
+        request
+            .headers
+            .retain(|(n, _)| n != "origin" && n != "sec-fetch-site");
+        request
+            .headers
+            .push(("origin".into(), "https://evil.example.net".into()));
+        assert!(cross_site(&request).is_some());
+        let mut request = sample("approval-api.post-approve.json");
+        request.headers.retain(|(n, _)| n != "sec-fetch-site");
+        request
+            .headers
+            .push(("sec-fetch-site".into(), "cross-site".into()));
+        assert!(cross_site(&request).is_some());
+    }
+
+    #[test]
+    fn ids_are_taken_from_the_last_path_segment_only() {
+        let request = |path: &str| HttpRequest {
+            path: path.into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            request("/approvals/sampleApproval00000001").approval_id(),
+            Some("sampleApproval00000001")
+        );
+        assert_eq!(
+            request("/lambda-url/approval-api/approvals/sampleApproval00000001/").approval_id(),
+            Some("sampleApproval00000001")
+        );
+        assert_eq!(request("/approvals/../../x").approval_id(), None);
+        assert_eq!(request("/other").approval_id(), None);
+    }
+}
+
+/// Races of votes against a state store whose conditional writes are atomic, as DynamoDB's are.
+#[cfg(test)]
+mod races {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use serde_json::Value;
+    use tollgate::state::{Record, StateError, StateStore, Write};
+
+    use super::*;
+    use crate::model::Target;
+    use crate::store::{APPROVAL_SK, pk};
+
+    /// An atomic in-memory state table (every call holds the lock for its whole write), with a
+    /// yield before each write so that concurrent votes interleave.
+    #[derive(Default)]
+    struct AtomicTable(Mutex<BTreeMap<(String, String), Record>>);
+
+    impl AtomicTable {
+        fn apply(&self, writes: &[Write]) -> Result<(), StateError> {
+            let mut items = self.0.lock().unwrap();
+            for write in writes {
+                match write {
+                    Write::Create(r) if items.contains_key(&(r.pk.clone(), r.sk.clone())) => {
+                        return Err(StateError::AlreadyExists {
+                            pk: r.pk.clone(),
+                            sk: r.sk.clone(),
+                        });
+                    }
+                    Write::Transition {
+                        pk, sk, from, to, ..
+                    } => {
+                        let current = items
+                            .get(&(pk.clone(), sk.clone()))
+                            .and_then(|r| r.state.clone());
+                        if current.as_deref() != Some(from.as_str()) {
+                            return Err(StateError::TransitionNotAllowed {
+                                pk: pk.clone(),
+                                sk: sk.clone(),
+                                from: from.clone(),
+                                to: to.clone(),
+                                current,
+                            });
+                        }
+                    }
+                    Write::Create(_) => {}
+                }
+            }
+            for write in writes {
+                match write {
+                    Write::Create(r) => {
+                        items.insert((r.pk.clone(), r.sk.clone()), r.clone());
+                    }
+                    Write::Transition {
+                        pk, sk, to, data, ..
+                    } => {
+                        if let Some(item) = items.get_mut(&(pk.clone(), sk.clone())) {
+                            item.state = Some(to.clone());
+                            if let Some(data) = data {
+                                item.data = data.clone();
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+
+    impl StateStore for AtomicTable {
+        async fn create(&self, record: &Record) -> Result<(), StateError> {
+            tokio::task::yield_now().await;
+            self.apply(&[Write::Create(record.clone())])
+        }
+        async fn transition(
+            &self,
+            pk: &str,
+            sk: &str,
+            from: &str,
+            to: &str,
+            data: Option<&Value>,
+        ) -> Result<(), StateError> {
+            tokio::task::yield_now().await;
+            self.apply(&[Write::Transition {
+                pk: pk.into(),
+                sk: sk.into(),
+                from: from.into(),
+                to: to.into(),
+                data: data.cloned(),
+            }])
+        }
+        async fn get(&self, pk: &str, sk: &str) -> Result<Option<Record>, StateError> {
+            Ok(self
+                .0
+                .lock()
+                .unwrap()
+                .get(&(pk.to_string(), sk.to_string()))
+                .cloned())
+        }
+        async fn query(&self, pk: &str) -> Result<Vec<Record>, StateError> {
+            tokio::task::yield_now().await;
+            Ok(self
+                .0
+                .lock()
+                .unwrap()
+                .values()
+                .filter(|r| r.pk == pk)
+                .cloned()
+                .collect())
+        }
+        async fn write_all(&self, writes: &[Write]) -> Result<(), StateError> {
+            tokio::task::yield_now().await;
+            self.apply(writes)
+        }
+        async fn delete(&self, pk: &str, sk: &str) -> Result<(), StateError> {
+            self.0
+                .lock()
+                .unwrap()
+                .remove(&(pk.to_string(), sk.to_string()));
+            Ok(())
+        }
+    }
+
+    async fn pending(required: u32, approvers: &[&str]) -> ApprovalStore<AtomicTable> {
+        let store = ApprovalStore::new(AtomicTable::default(), std::time::Duration::from_secs(60));
+        let approval = Approval {
+            id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+            target: Target::StepFunctions {
+                task_token: "t".into(),
+            },
+            approvers: approvers.iter().map(|a| a.to_string()).collect(),
+            required_approvals: required,
+            subject: "s".into(),
+            summary: String::new(),
+            details: vec![],
+            links: vec![],
+            created_at: 0,
+            expires_at: 100,
+            decision: None,
+            resumed_at: None,
+            closed_reason: None,
+        };
+        assert!(store.create(&approval).await.unwrap());
+        store
+    }
+
+    fn vote(approver: &str, choice: Choice) -> Vote {
+        Vote {
+            approver: approver.into(),
+            choice,
+            comment: "c".into(),
+            at: 1,
+            source_ip: None,
+            user_agent: None,
+        }
+    }
+
+    async fn race(
+        store: &ApprovalStore<AtomicTable>,
+        first: Vote,
+        second: Vote,
+    ) -> (Option<VoteResult>, Option<VoteResult>) {
+        let id = "AAAAAAAAAAAAAAAAAAAAAA";
+        let (a, b) = tokio::join!(cast_vote(store, id, &first), cast_vote(store, id, &second));
+        (a.unwrap(), b.unwrap())
+    }
+
+    fn decided(result: &Option<VoteResult>) -> bool {
+        matches!(result, Some(VoteResult::Decided(..)))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn an_approve_and_a_reject_at_the_same_moment_decide_exactly_once() {
+        for _ in 0..50 {
+            let store = pending(1, &["a@x.io", "b@x.io"]).await;
+            let (a, b) = race(
+                &store,
+                vote("a@x.io", Choice::Approve),
+                vote("b@x.io", Choice::Reject),
+            )
+            .await;
+            assert!(decided(&a) ^ decided(&b), "{a:?} {b:?}");
+            let loser = if decided(&a) { &b } else { &a };
+            assert!(matches!(loser, Some(VoteResult::Closed(..))), "{loser:?}");
+            let loaded = store.load("AAAAAAAAAAAAAAAAAAAAAA").await.unwrap().unwrap();
+            assert_eq!(loaded.votes.len(), 1, "only the winning vote is recorded");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_same_approver_clicking_twice_at_once_decides_once() {
+        for _ in 0..50 {
+            let store = pending(1, &["a@x.io"]).await;
+            let (first, second) = race(
+                &store,
+                vote("a@x.io", Choice::Approve),
+                vote("a@x.io", Choice::Approve),
+            )
+            .await;
+            assert!(decided(&first) ^ decided(&second), "{first:?} {second:?}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_of_three_approving_at_the_same_moment_decide_exactly_once() {
+        for _ in 0..50 {
+            let store = pending(2, &["a@x.io", "b@x.io", "c@x.io"]).await;
+            let (a, b) = race(
+                &store,
+                vote("a@x.io", Choice::Approve),
+                vote("b@x.io", Choice::Approve),
+            )
+            .await;
+            assert!(
+                decided(&a) ^ decided(&b),
+                "exactly one decides: {a:?} {b:?}"
+            );
+            let loaded = store.load("AAAAAAAAAAAAAAAAAAAAAA").await.unwrap().unwrap();
+            assert_eq!(loaded.status, Status::Approved);
+            assert_eq!(loaded.votes.len(), 2, "both approvals count");
+            let record = store
+                .state
+                .get(&pk("AAAAAAAAAAAAAAAAAAAAAA"), APPROVAL_SK)
+                .await
+                .unwrap()
+                .unwrap();
+            let approval: Approval = serde_json::from_value(record.data).unwrap();
+            assert_eq!(approval.decision.unwrap().approved_by.len(), 2);
+        }
+    }
+}

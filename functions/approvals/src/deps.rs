@@ -1,0 +1,67 @@
+//! The production adapters, built once per cold start from the function's environment.
+
+use tollgate::config::{ConfigError, Env, parsed_or, required};
+use tollgate::state::DynamoStateStore;
+
+use crate::adapters::{AwsResumer, SecretsManagerKey, SesMailer};
+use crate::api::ApiDeps;
+use crate::mailer::{MailerDeps, MailerSettings};
+use crate::store::{ApprovalStore, DEFAULT_RETENTION};
+
+/// approval-mailer's production dependencies.
+pub type AwsMailerDeps = MailerDeps<DynamoStateStore, SecretsManagerKey, SesMailer, AwsResumer>;
+/// approval-api's production dependencies.
+pub type AwsApiDeps = ApiDeps<DynamoStateStore, SecretsManagerKey, AwsResumer>;
+
+fn retention(env: &impl Env) -> Result<std::time::Duration, ConfigError> {
+    let days: u64 = parsed_or(
+        env,
+        "APPROVAL_RETENTION_DAYS",
+        DEFAULT_RETENTION.as_secs() / 86_400,
+    )?;
+    Ok(std::time::Duration::from_secs(days.saturating_mul(86_400)))
+}
+
+/// Reads `TABLE_NAME`, `APPROVAL_BASE_URL`, `APPROVAL_SENDER`, `APPROVAL_SIGNING_SECRET`,
+/// `PIPELINE_APPROVERS`, `APPROVAL_RETENTION_DAYS` and builds the SDK clients.
+pub async fn mailer(env: &impl Env) -> Result<AwsMailerDeps, ConfigError> {
+    let settings = MailerSettings::from_env(env)?;
+    let table = required(env, "TABLE_NAME")?;
+    let sdk = tollgate::aws::load(env).await?;
+    Ok(MailerDeps {
+        store: ApprovalStore::new(
+            DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
+            settings.retention,
+        ),
+        keys: SecretsManagerKey::new(
+            aws_sdk_secretsmanager::Client::new(&sdk),
+            settings.signing_secret.clone(),
+        ),
+        mailer: SesMailer::new(aws_sdk_ses::Client::new(&sdk), settings.sender.clone()),
+        resumer: AwsResumer {
+            sfn: aws_sdk_sfn::Client::new(&sdk),
+            codepipeline: aws_sdk_codepipeline::Client::new(&sdk),
+        },
+        settings,
+    })
+}
+
+/// Reads `TABLE_NAME`, `APPROVAL_SIGNING_SECRET`, `APPROVAL_RETENTION_DAYS` and builds the SDK
+/// clients.
+pub async fn api(env: &impl Env) -> Result<AwsApiDeps, ConfigError> {
+    let table = required(env, "TABLE_NAME")?;
+    let secret = required(env, "APPROVAL_SIGNING_SECRET")?;
+    let retention = retention(env)?;
+    let sdk = tollgate::aws::load(env).await?;
+    Ok(ApiDeps {
+        store: ApprovalStore::new(
+            DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
+            retention,
+        ),
+        keys: SecretsManagerKey::new(aws_sdk_secretsmanager::Client::new(&sdk), secret),
+        resumer: AwsResumer {
+            sfn: aws_sdk_sfn::Client::new(&sdk),
+            codepipeline: aws_sdk_codepipeline::Client::new(&sdk),
+        },
+    })
+}

@@ -1,0 +1,440 @@
+//! approval-mailer's handler: store the approval, email each approver a signed link, or fail the waiting workflow at once.
+
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::{Value, json};
+use tollgate::config::{ConfigError, Env, parsed_or, required};
+use tollgate::state::StateStore;
+use tollgate::telemetry::redacted;
+
+use futures_util::StreamExt;
+
+use crate::adapters::{
+    Email, INVALID_ERROR, KeySource, MailError, Mailer, NOT_SENT_ERROR, Outcome, TaskResumer,
+};
+
+/// Emails sent at the same time, at most.
+const SEND_CONCURRENCY: usize = 4;
+use crate::model::{Approval, Status};
+use crate::render::{email_html, email_text, rfc3339};
+use crate::request::{ApprovalRequest, Invalid, is_email_address, parse_event};
+use crate::signing::{LinkClaims, link_url, new_id};
+use crate::store::{ApprovalStore, DEFAULT_RETENTION};
+
+/// approval-mailer's settings, from its environment (declared in template.yaml).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailerSettings {
+    /// The approval API's public URL (`APPROVAL_BASE_URL`); links are `{base}/approvals/{id}?…`.
+    pub base_url: String,
+    /// The verified SES sender (`APPROVAL_SENDER`).
+    pub sender: String,
+    /// The Secrets Manager secret holding the signing key (`APPROVAL_SIGNING_SECRET`).
+    pub signing_secret: String,
+    /// Approvers of CodePipeline approvals whose CustomData names none (`PIPELINE_APPROVERS`).
+    pub default_approvers: Vec<String>,
+    /// How long approvals stay in the table after they expire (`APPROVAL_RETENTION_DAYS`).
+    pub retention: std::time::Duration,
+}
+
+impl MailerSettings {
+    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let base_url = required(env, "APPROVAL_BASE_URL")?;
+        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "APPROVAL_BASE_URL".into(),
+                value: base_url,
+                reason: "it must be the approval API's http(s) URL".into(),
+            });
+        }
+        let sender = required(env, "APPROVAL_SENDER")?;
+        let defaults: Vec<String> = env
+            .var("PIPELINE_APPROVERS")
+            .unwrap_or_default()
+            .split(',')
+            .map(|a| a.trim().to_ascii_lowercase())
+            .filter(|a| !a.is_empty())
+            .collect();
+        if let Some(bad) = defaults.iter().find(|a| !is_email_address(a)) {
+            return Err(ConfigError::Invalid {
+                name: "PIPELINE_APPROVERS".into(),
+                value: bad.clone(),
+                reason: "give comma-separated email addresses".into(),
+            });
+        }
+        let days: u64 = parsed_or(
+            env,
+            "APPROVAL_RETENTION_DAYS",
+            DEFAULT_RETENTION.as_secs() / 86_400,
+        )?;
+        Ok(MailerSettings {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            sender,
+            signing_secret: required(env, "APPROVAL_SIGNING_SECRET")?,
+            default_approvers: defaults,
+            retention: std::time::Duration::from_secs(days.saturating_mul(86_400)),
+        })
+    }
+}
+
+/// Everything approval-mailer talks to.
+pub struct MailerDeps<S, K, M, R> {
+    pub store: ApprovalStore<S>,
+    pub keys: K,
+    pub mailer: M,
+    pub resumer: R,
+    pub settings: MailerSettings,
+}
+
+/// The Lambda handler: a Step Functions task input or an SNS event in; the approval id(s) out,
+/// or an error after the workflow was failed.
+pub async fn handler<S, K, M, R>(
+    deps: &MailerDeps<S, K, M, R>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Diagnostic>
+where
+    S: StateStore,
+    K: KeySource,
+    M: Mailer,
+    R: TaskResumer,
+{
+    handle(deps, &event.payload, crate::store::now_secs()).await
+}
+
+/// The event with every token redacted, SNS messages included (they carry the token inside a
+/// JSON string, which [`redacted`] alone cannot see), and every other string that contains a
+/// token (CodePipeline's `approvalReviewLink` ends with it) scrubbed of it.
+pub fn loggable(event: &Value) -> Value {
+    let mut copy = event.clone();
+    let mut tokens: Vec<String> = Vec::new();
+    if let Some(token) = event.get("taskToken").and_then(Value::as_str) {
+        tokens.push(token.to_string());
+    }
+    if let Some(records) = copy.get_mut("Records").and_then(Value::as_array_mut) {
+        for record in records {
+            if let Some(message) = record.get_mut("Sns").and_then(|s| s.get_mut("Message")) {
+                *message = match message.as_str().map(serde_json::from_str::<Value>) {
+                    Some(Ok(parsed)) => {
+                        if let Some(token) = parsed
+                            .get("approval")
+                            .and_then(|a| a.get("token"))
+                            .and_then(Value::as_str)
+                        {
+                            tokens.push(token.to_string());
+                        }
+                        redacted(&parsed)
+                    }
+                    _ => Value::String(tollgate::telemetry::REDACTED.into()),
+                };
+            }
+        }
+    }
+    let mut out = redacted(&copy);
+    tokens.retain(|t| !t.is_empty());
+    scrub(&mut out, &tokens);
+    out
+}
+
+/// Replaces every occurrence of `secrets` in the strings of `value`.
+fn scrub(value: &mut Value, secrets: &[String]) {
+    match value {
+        Value::String(text) => {
+            for secret in secrets {
+                if text.contains(secret.as_str()) {
+                    *text = text.replace(secret.as_str(), tollgate::telemetry::REDACTED);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub(v, secrets)),
+        Value::Object(map) => map.values_mut().for_each(|v| scrub(v, secrets)),
+        _ => {}
+    }
+}
+
+/// Handles one invocation payload at time `now` (epoch seconds).
+pub async fn handle<S, K, M, R>(
+    deps: &MailerDeps<S, K, M, R>,
+    event: &Value,
+    now: i64,
+) -> Result<Value, Diagnostic>
+where
+    S: StateStore,
+    K: KeySource,
+    M: Mailer,
+    R: TaskResumer,
+{
+    tracing::debug!(event = %loggable(event), "approval request received");
+    let requests = parse_event(event, &deps.settings.default_approvers).map_err(|e| {
+        tracing::error!(reason = %e, "unusable event");
+        diagnostic(INVALID_ERROR, e.to_string())
+    })?;
+    let single = requests.len() == 1;
+    let mut answers = Vec::new();
+    let mut failure = None;
+    for request in requests {
+        let answer = match request {
+            Ok(request) => ask(deps, request, now).await,
+            Err(invalid) => Err(refuse(deps, invalid).await),
+        };
+        match answer {
+            Ok(a) => answers.push(a),
+            Err(d) => failure = Some(d),
+        }
+    }
+    if let Some(d) = failure {
+        return Err(d);
+    }
+    Ok(if single {
+        answers.pop().unwrap_or(Value::Null)
+    } else {
+        json!({ "approvals": answers })
+    })
+}
+
+fn diagnostic(error_type: &str, message: String) -> Diagnostic {
+    Diagnostic {
+        error_type: error_type.to_string(),
+        error_message: message,
+    }
+}
+
+/// An unusable request: fail its workflow (when the token is known) instead of leaving it waiting.
+async fn refuse<S, K, M, R: TaskResumer>(
+    deps: &MailerDeps<S, K, M, R>,
+    invalid: Invalid,
+) -> Diagnostic {
+    let reason = format!("the approval request is unusable: {}", invalid.reason);
+    match &invalid.target {
+        Some(target) => {
+            tracing::error!(kind = target.kind(), %reason, "failing the workflow");
+            let outcome = Outcome::Failed {
+                error: INVALID_ERROR.into(),
+                cause: reason.clone(),
+            };
+            if let Err(e) = deps.resumer.resume(target, &outcome).await {
+                tracing::error!(error = %e, "could not fail the workflow either");
+            }
+        }
+        None => tracing::error!(%reason, "no token to fail a workflow with"),
+    }
+    diagnostic(INVALID_ERROR, reason)
+}
+
+/// Stores the approval and sends the emails; on any failure, fails the workflow.
+async fn ask<S, K, M, R>(
+    deps: &MailerDeps<S, K, M, R>,
+    request: ApprovalRequest,
+    now: i64,
+) -> Result<Value, Diagnostic>
+where
+    S: StateStore,
+    K: KeySource,
+    M: Mailer,
+    R: TaskResumer,
+{
+    let expires_at = now.saturating_add(i64::try_from(request.expires_in_secs).unwrap_or(i64::MAX));
+    let mut approval = Approval {
+        id: String::new(),
+        target: request.target,
+        approvers: request.approvers,
+        required_approvals: request.required_approvals,
+        subject: request.subject,
+        summary: request.summary,
+        details: request.details,
+        links: request.links,
+        created_at: now,
+        expires_at,
+        decision: None,
+        resumed_at: None,
+        closed_reason: None,
+    };
+    approval.id = match new_id() {
+        Ok(id) => id,
+        Err(e) => {
+            return Err(give_up(
+                deps,
+                &mut approval,
+                false,
+                format!("no randomness for an id: {e}"),
+            )
+            .await);
+        }
+    };
+    // The signing key is read while the approval is stored (two round trips become one).
+    let (created, key) = tokio::join!(deps.store.create(&approval), deps.keys.key());
+    match created {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(
+                kind = approval.target.kind(),
+                "duplicate delivery: the emails were sent before"
+            );
+            return Ok(json!({ "duplicate": true }));
+        }
+        Err(e) => {
+            let reason = format!("Tollgate could not store the approval: {e}");
+            return Err(give_up(deps, &mut approval, false, reason).await);
+        }
+    }
+    let key = match key {
+        Ok(key) => key,
+        Err(e) => return Err(give_up(deps, &mut approval, true, e.to_string()).await),
+    };
+    let emails: Vec<Email> = approval
+        .approvers
+        .iter()
+        .map(|approver| {
+            let claims = LinkClaims {
+                id: approval.id.clone(),
+                approver: approver.clone(),
+                expires_at,
+            };
+            let link = link_url(&deps.settings.base_url, &claims, &key.sign(&claims));
+            Email {
+                to: approver.clone(),
+                subject: approval.subject.clone(),
+                html: email_html(&approval, approver, &link),
+                text: email_text(&approval, approver, &link),
+            }
+        })
+        .collect();
+    // A few at a time: SES's default sending rate is 14 emails a second.
+    let sent: Vec<Result<String, MailError>> = futures_util::stream::iter(emails.iter())
+        .map(|email| deps.mailer.send(email))
+        .buffered(SEND_CONCURRENCY)
+        .collect()
+        .await;
+    let mut message_ids = Vec::new();
+    let mut failures = Vec::new();
+    for result in sent {
+        match result {
+            Ok(id) => message_ids.push(id),
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    if !failures.is_empty() {
+        let delivered = message_ids.len();
+        let mut reason = failures.join("; ");
+        if delivered > 0 {
+            reason.push_str(&format!(
+                ". {delivered} of {} emails were sent; their links now say the request was withdrawn.",
+                approval.approvers.len()
+            ));
+        } else {
+            reason.push('.');
+        }
+        return Err(give_up(deps, &mut approval, true, reason).await);
+    }
+    tracing::info!(
+        approval_id = %approval.id,
+        kind = approval.target.kind(),
+        approvers = approval.approvers.len(),
+        required_approvals = approval.required_approvals,
+        expires_at = %rfc3339(expires_at),
+        message_ids = ?message_ids,
+        "approval emails sent"
+    );
+    Ok(json!({
+        "approvalId": approval.id,
+        "sentTo": approval.approvers.len(),
+        "expiresAt": rfc3339(expires_at),
+    }))
+}
+
+/// Withdraws a stored approval (its links then say so) and fails the workflow with `reason`.
+async fn give_up<S, K, M, R>(
+    deps: &MailerDeps<S, K, M, R>,
+    approval: &mut Approval,
+    stored: bool,
+    reason: String,
+) -> Diagnostic
+where
+    S: StateStore,
+    R: TaskResumer,
+{
+    tracing::error!(approval_id = %approval.id, kind = approval.target.kind(), %reason, "approval not sent: failing the workflow");
+    if stored {
+        approval.closed_reason = Some(format!("the approval emails could not be sent: {reason}"));
+        if let Err(e) = deps
+            .store
+            .transition(approval, Status::Pending, Status::Withdrawn)
+            .await
+        {
+            tracing::warn!(approval_id = %approval.id, error = %e, "could not mark the approval withdrawn");
+        }
+    }
+    let outcome = Outcome::Failed {
+        error: NOT_SENT_ERROR.into(),
+        cause: format!("Tollgate did not send the approval emails: {reason}"),
+    };
+    if let Err(e) = deps.resumer.resume(&approval.target, &outcome).await {
+        tracing::error!(approval_id = %approval.id, error = %e, "could not fail the workflow either: it waits until its timeout");
+    }
+    diagnostic(NOT_SENT_ERROR, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_name_the_missing_variable() {
+        let err = MailerSettings::from_env(&[("APPROVAL_SENDER", "a@example.com")]).unwrap_err();
+        assert!(err.to_string().contains("APPROVAL_BASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn settings_read_every_variable() {
+        let s = MailerSettings::from_env(&[
+            (
+                "APPROVAL_BASE_URL",
+                "https://abc.execute-api.us-east-1.amazonaws.com/",
+            ),
+            ("APPROVAL_SENDER", "Tollgate <approvals@example.com>"),
+            (
+                "APPROVAL_SIGNING_SECRET",
+                "arn:aws:secretsmanager:us-east-1:1:secret:x",
+            ),
+            ("PIPELINE_APPROVERS", "RM@example.com, qa@example.com"),
+            ("APPROVAL_RETENTION_DAYS", "30"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.base_url,
+            "https://abc.execute-api.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            s.default_approvers,
+            vec!["rm@example.com", "qa@example.com"]
+        );
+        assert_eq!(s.retention.as_secs(), 30 * 86_400);
+    }
+
+    #[test]
+    fn a_bad_default_approver_is_a_configuration_error() {
+        let err = MailerSettings::from_env(&[
+            ("APPROVAL_BASE_URL", "https://x.example.com"),
+            ("APPROVAL_SENDER", "a@example.com"),
+            ("APPROVAL_SIGNING_SECRET", "s"),
+            ("PIPELINE_APPROVERS", "release managers"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("PIPELINE_APPROVERS"), "{err}");
+    }
+
+    #[test]
+    fn sns_messages_are_redacted_inside_their_json_string() {
+        let event = json!({"Records": [{"Sns": {"Message": json!({"approval": {
+            "token": "TOKEN-1", "pipelineName": "p",
+            "approvalReviewLink": "https://console.aws.amazon.com/codepipeline/home#/view/p/S/A/approve/TOKEN-1"
+        }}).to_string()}}]});
+        let text = loggable(&event).to_string();
+        assert!(text.contains("/approve/[REDACTED]"), "{text}");
+        assert!(
+            !text.contains("TOKEN-1") && text.contains("\"p\""),
+            "{text}"
+        );
+        let event = json!({"taskToken": "TOKEN-2", "approvers": ["a@example.com"]});
+        assert!(!loggable(&event).to_string().contains("TOKEN-2"));
+        let event = json!({"Records": [{"Sns": {"Message": "not json TOKEN-3"}}]});
+        assert!(!loggable(&event).to_string().contains("TOKEN-3"));
+    }
+}

@@ -1,0 +1,698 @@
+//! What approval-mailer receives: a Step Functions task input or CodePipeline's approval notification (SNS), read into one request.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::model::Target;
+
+/// Step Functions task tokens are at most this long (AWS's limit on `taskToken`).
+pub const MAX_TASK_TOKEN_CHARS: usize = 2048;
+/// How long links work when the input does not say (`expiresInMinutes`).
+pub const DEFAULT_EXPIRES_MINUTES: u64 = 1440;
+/// A task can wait at most a year; links cannot outlive that.
+pub const MAX_EXPIRES_MINUTES: u64 = 366 * 24 * 60;
+/// More approvers than this is a mistake (each gets an email).
+pub const MAX_APPROVERS: usize = 50;
+/// Details and links shown, at most.
+pub const MAX_ENTRIES: usize = 50;
+/// Each shown value is cut to this many characters.
+pub const MAX_VALUE_CHARS: usize = 2000;
+/// An email subject is cut to this many characters.
+pub const MAX_SUBJECT_CHARS: usize = 200;
+
+/// An approval to create, whatever triggered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalRequest {
+    pub target: Target,
+    pub approvers: Vec<String>,
+    pub required_approvals: u32,
+    pub subject: String,
+    pub summary: String,
+    pub details: Vec<(String, String)>,
+    pub links: Vec<(String, String)>,
+    /// Seconds from now until the links stop working.
+    pub expires_in_secs: u64,
+}
+
+/// An unusable request. `target` is set when the token was readable, so the workflow can be
+/// failed at once.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}")]
+pub struct Invalid {
+    pub target: Option<Target>,
+    pub reason: String,
+}
+
+impl Invalid {
+    fn new(target: Option<&Target>, reason: impl Into<String>) -> Self {
+        Invalid {
+            target: target.cloned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The Step Functions task input (the `Payload` of a `lambda:invoke.waitForTaskToken` task).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskInput {
+    task_token: Option<String>,
+    #[serde(default)]
+    approvers: Value,
+    subject: Option<String>,
+    summary: Option<String>,
+    #[serde(default)]
+    details: Value,
+    #[serde(default)]
+    links: Value,
+    expires_in_minutes: Option<Value>,
+    required_approvals: Option<Value>,
+}
+
+/// Reads an invocation payload: a Step Functions task input (`taskToken`) or an SNS event
+/// (`Records[].Sns.Message` carrying CodePipeline's approval notification): one request per task,
+/// or per SNS record, each either usable or [`Invalid`] (with its target when the token was
+/// readable, so the workflow can be failed rather than left waiting).
+pub fn parse_event(
+    event: &Value,
+    default_approvers: &[String],
+) -> Result<Vec<Result<ApprovalRequest, Invalid>>, Invalid> {
+    if let Some(records) = event.get("Records").and_then(Value::as_array) {
+        let requests = records
+            .iter()
+            .map(|record| {
+                let message = record
+                    .get("Sns")
+                    .and_then(|s| s.get("Message"))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        Invalid::new(None, "an SNS record without Sns.Message (not an SNS event)")
+                    })?;
+                let parsed: Value = serde_json::from_str(message).map_err(|e| {
+                    Invalid::new(
+                        None,
+                        format!(
+                            "the SNS message is not JSON ({e}); approval-mailer expects CodePipeline's \
+                             manual approval notification"
+                        ),
+                    )
+                })?;
+                parse_codepipeline(&parsed, default_approvers)
+            })
+            .collect();
+        return Ok(requests);
+    }
+    if event.get("taskToken").is_some() {
+        return Ok(vec![parse_task_input(event)]);
+    }
+    Err(Invalid::new(
+        None,
+        "unrecognised event: approval-mailer takes a Step Functions task input (with taskToken) \
+         or an SNS notification from a CodePipeline manual approval action",
+    ))
+}
+
+/// Parses a Step Functions task input.
+pub fn parse_task_input(event: &Value) -> Result<ApprovalRequest, Invalid> {
+    let input: TaskInput = serde_json::from_value(event.clone()).map_err(|e| {
+        let target =
+            event
+                .get("taskToken")
+                .and_then(Value::as_str)
+                .map(|t| Target::StepFunctions {
+                    task_token: t.to_string(),
+                });
+        Invalid::new(target.as_ref(), format!("the task input is malformed: {e}"))
+    })?;
+    let token = input
+        .task_token
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| {
+            Invalid::new(
+                None,
+                "taskToken is empty: pass \"taskToken.$\": \"$$.Task.Token\" in the task's Payload",
+            )
+        })?;
+    if token.chars().count() > MAX_TASK_TOKEN_CHARS {
+        return Err(Invalid::new(
+            None,
+            format!("taskToken is longer than Step Functions' {MAX_TASK_TOKEN_CHARS} characters"),
+        ));
+    }
+    let target = Target::StepFunctions { task_token: token };
+    let t = Some(&target);
+    let approvers = approvers(&input.approvers, &[]).map_err(|r| Invalid::new(t, r))?;
+    let expires_minutes = match input.expires_in_minutes {
+        None | Some(Value::Null) => DEFAULT_EXPIRES_MINUTES,
+        Some(v) => positive_integer(&v, "expiresInMinutes").map_err(|r| Invalid::new(t, r))?,
+    };
+    if expires_minutes > MAX_EXPIRES_MINUTES {
+        return Err(Invalid::new(
+            t,
+            format!(
+                "expiresInMinutes is {expires_minutes}: at most {MAX_EXPIRES_MINUTES} (a Step Functions task waits a year at most)"
+            ),
+        ));
+    }
+    let required = match input.required_approvals {
+        None | Some(Value::Null) => 1,
+        Some(v) => positive_integer(&v, "requiredApprovals").map_err(|r| Invalid::new(t, r))?,
+    };
+    let required = check_required(required, approvers.len()).map_err(|r| Invalid::new(t, r))?;
+    let details = pairs(&input.details, "details").map_err(|r| Invalid::new(t, r))?;
+    let links = pairs(&input.links, "links").map_err(|r| Invalid::new(t, r))?;
+    let summary = clip(input.summary.as_deref().unwrap_or(""), MAX_VALUE_CHARS);
+    let subject = input
+        .subject
+        .as_deref()
+        .map(one_line)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| default_subject(&summary));
+    Ok(ApprovalRequest {
+        target,
+        approvers,
+        required_approvals: required,
+        subject: clip(&subject, MAX_SUBJECT_CHARS),
+        summary,
+        details,
+        links,
+        expires_in_secs: expires_minutes * 60,
+    })
+}
+
+/// CodePipeline's manual approval notification, as AWS documents it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PipelineNotification {
+    console_link: Option<String>,
+    approval: PipelineApproval,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PipelineApproval {
+    pipeline_name: String,
+    stage_name: String,
+    action_name: String,
+    token: String,
+    expires: Option<String>,
+    external_entity_link: Option<String>,
+    custom_data: Option<String>,
+}
+
+/// Optional settings carried as JSON in the approval action's `CustomData`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct CustomData {
+    #[serde(default)]
+    approvers: Value,
+    summary: Option<String>,
+    subject: Option<String>,
+    #[serde(default)]
+    details: Value,
+    required_approvals: Option<Value>,
+}
+
+/// Parses CodePipeline's approval notification (the JSON inside the SNS message). Approvers come
+/// from `CustomData` when it is a JSON object with `approvers`, otherwise from
+/// `default_approvers` (the `PIPELINE_APPROVERS` setting).
+pub fn parse_codepipeline(
+    message: &Value,
+    default_approvers: &[String],
+) -> Result<ApprovalRequest, Invalid> {
+    let note: PipelineNotification = serde_json::from_value(message.clone()).map_err(|e| {
+        Invalid::new(
+            None,
+            format!(
+                "the SNS message is not a CodePipeline manual approval notification ({e}); \
+                 subscribe approval-mailer only to the approval action's topic"
+            ),
+        )
+    })?;
+    let a = note.approval;
+    let target = Target::CodePipeline {
+        pipeline: a.pipeline_name.clone(),
+        stage: a.stage_name.clone(),
+        action: a.action_name.clone(),
+        token: a.token.clone(),
+    };
+    let t = Some(&target);
+    let custom_text = a.custom_data.as_deref().unwrap_or("").trim().to_string();
+    let custom: Option<CustomData> = custom_text
+        .starts_with('{')
+        .then(|| serde_json::from_str::<CustomData>(&custom_text))
+        .transpose()
+        .map_err(|e| {
+            Invalid::new(
+                t,
+                format!("CustomData looks like JSON but is not valid Tollgate settings: {e}"),
+            )
+        })?;
+    let (approvers, summary, subject, details, required) = match custom {
+        Some(c) => (
+            approvers(&c.approvers, default_approvers),
+            c.summary.unwrap_or_default(),
+            c.subject,
+            pairs(&c.details, "CustomData.details").map_err(|r| Invalid::new(t, r))?,
+            match c.required_approvals {
+                None | Some(Value::Null) => 1,
+                Some(v) => positive_integer(&v, "CustomData.requiredApprovals")
+                    .map_err(|r| Invalid::new(t, r))?,
+            },
+        ),
+        None => (
+            approvers(&Value::Null, default_approvers),
+            custom_text,
+            None,
+            Vec::new(),
+            1,
+        ),
+    };
+    let approvers = approvers.map_err(|r| {
+        Invalid::new(
+            t,
+            format!(
+                "{r}. For CodePipeline approvals, list them in the action's CustomData as JSON \
+                 ({{\"approvers\": [\"a@example.com\"]}}) or in the PipelineApprovers template parameter"
+            ),
+        )
+    })?;
+    let required = check_required(required, approvers.len()).map_err(|r| Invalid::new(t, r))?;
+    let mut details = details;
+    details.splice(
+        0..0,
+        [
+            ("Pipeline".to_string(), a.pipeline_name.clone()),
+            ("Stage".to_string(), a.stage_name.clone()),
+            ("Action".to_string(), a.action_name.clone()),
+        ],
+    );
+    details.truncate(MAX_ENTRIES);
+    // The review link in the notification embeds the approval token: it is left out on purpose.
+    let mut links = Vec::new();
+    if let Some(link) = a.external_entity_link.filter(|l| !l.is_empty()) {
+        links.push((
+            "Changes to review".to_string(),
+            clip(&link, MAX_VALUE_CHARS),
+        ));
+    }
+    if let Some(link) = note.console_link.filter(|l| !l.is_empty()) {
+        links.push((
+            "Pipeline in the AWS console".to_string(),
+            clip(&link, MAX_VALUE_CHARS),
+        ));
+    }
+    let expires_in_secs = a
+        .expires
+        .as_deref()
+        .and_then(parse_pipeline_time)
+        .map(|at| at - tollgate::state::epoch_seconds(std::time::SystemTime::now()))
+        .filter(|secs| *secs > 0)
+        .and_then(|secs| u64::try_from(secs).ok())
+        .unwrap_or(DEFAULT_EXPIRES_MINUTES * 60);
+    let summary = clip(&summary, MAX_VALUE_CHARS);
+    let subject = subject.as_deref().map(one_line).filter(|s| !s.is_empty());
+    let subject = subject.unwrap_or_else(|| {
+        format!(
+            "Approval needed: {} / {} / {}",
+            a.pipeline_name, a.stage_name, a.action_name
+        )
+    });
+    Ok(ApprovalRequest {
+        target,
+        approvers,
+        required_approvals: required,
+        subject: clip(&one_line(&subject), MAX_SUBJECT_CHARS),
+        summary,
+        details,
+        links,
+        expires_in_secs,
+    })
+}
+
+/// CodePipeline writes `expires` as `2016-07-07T20:22Z` (no seconds); RFC 3339 is accepted too.
+pub fn parse_pipeline_time(text: &str) -> Option<i64> {
+    use aws_smithy_types::DateTime;
+    use aws_smithy_types::date_time::Format;
+    let text = text.trim();
+    let with_seconds;
+    let text = if text.len() == 17 && text.ends_with('Z') && text.as_bytes().get(13) == Some(&b':')
+    {
+        with_seconds = format!("{}:00Z", &text[..16]);
+        &with_seconds
+    } else {
+        text
+    };
+    DateTime::from_str(text, Format::DateTime)
+        .ok()
+        .map(|d| d.secs())
+}
+
+/// Approvers from a JSON array (or comma-separated string) of email addresses, lower-cased, each
+/// once; `fallback` when none are given.
+fn approvers(value: &Value, fallback: &[String]) -> Result<Vec<String>, String> {
+    let given: Vec<String> = match value {
+        Value::Null => Vec::new(),
+        Value::String(s) => s.split(',').map(str::to_string).collect(),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("approvers: {v} is not an email address string"))
+            })
+            .collect::<Result<_, _>>()?,
+        other => {
+            return Err(format!(
+                "approvers must be a list of email addresses, not {other}"
+            ));
+        }
+    };
+    let source: Vec<String> = if given.iter().all(|g| g.trim().is_empty()) {
+        fallback.to_vec()
+    } else {
+        given
+    };
+    let mut out: Vec<String> = Vec::new();
+    for raw in source {
+        let address = raw.trim().to_ascii_lowercase();
+        if address.is_empty() {
+            continue;
+        }
+        if !is_email_address(&address) {
+            return Err(format!("approvers: {raw:?} is not an email address"));
+        }
+        if !out.contains(&address) {
+            out.push(address);
+        }
+    }
+    if out.is_empty() {
+        return Err("no approvers: give at least one email address in `approvers`".into());
+    }
+    if out.len() > MAX_APPROVERS {
+        return Err(format!("{} approvers: at most {MAX_APPROVERS}", out.len()));
+    }
+    Ok(out)
+}
+
+/// A plain `local@domain.tld` address: no display name, spaces, angle brackets or control
+/// characters (those could smuggle headers or other recipients into an email).
+pub fn is_email_address(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
+    !local.is_empty()
+        && local.len() <= 64
+        && text.len() <= 254
+        && local.chars().all(allowed)
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+}
+
+fn positive_integer(value: &Value, name: &str) -> Result<u64, String> {
+    let n = match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    n.filter(|n| *n > 0)
+        .ok_or_else(|| format!("{name} must be a positive whole number, not {value}"))
+}
+
+fn check_required(required: u64, approvers: usize) -> Result<u32, String> {
+    let count = u64::try_from(approvers).unwrap_or(u64::MAX);
+    if required > count {
+        return Err(format!(
+            "requiredApprovals is {required} but only {approvers} approver(s) are listed: the \
+             approval could never pass"
+        ));
+    }
+    u32::try_from(required).map_err(|_| format!("requiredApprovals {required} is too large"))
+}
+
+/// An object of key -> value pairs (values of any JSON type are shown as text), in input order.
+fn pairs(value: &Value, name: &str) -> Result<Vec<(String, String)>, String> {
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::Object(map) => Ok(map
+            .iter()
+            .take(MAX_ENTRIES)
+            .map(|(k, v)| {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (clip(k, 200), clip(&text, MAX_VALUE_CHARS))
+            })
+            .collect()),
+        other => Err(format!(
+            "{name} must be an object of name/value pairs, not {other}"
+        )),
+    }
+}
+
+fn default_subject(summary: &str) -> String {
+    let first = summary.lines().map(str::trim).find(|l| !l.is_empty());
+    match first {
+        Some(line) => format!("Approval needed: {}", one_line(line)),
+        None => "Approval needed".to_string(),
+    }
+}
+
+/// Control characters (newlines included) become spaces: a subject is one header line.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// At most `max` characters, with an ellipsis when cut.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sfn(input: Value) -> Result<ApprovalRequest, Invalid> {
+        parse_task_input(&input)
+    }
+
+    #[test]
+    fn a_minimal_task_input_gets_the_documented_defaults() {
+        let r = sfn(json!({"taskToken": "tok", "approvers": ["RM@Example.com"]})).unwrap();
+        assert_eq!(r.approvers, vec!["rm@example.com"]);
+        assert_eq!(r.required_approvals, 1);
+        assert_eq!(r.expires_in_secs, 1440 * 60);
+        assert_eq!(r.subject, "Approval needed");
+        assert_eq!(
+            r.target,
+            Target::StepFunctions {
+                task_token: "tok".into()
+            }
+        );
+    }
+
+    #[test]
+    fn every_optional_field_is_read() {
+        let r = sfn(json!({
+            "taskToken": "tok", "approvers": ["a@example.com", "b@example.com", "a@example.com"],
+            "subject": "Release orders-api v2.3\r\nBcc: evil@example.com",
+            "summary": "Ships the new checkout.", "details": {"version": "2.3", "changes": 14},
+            "links": {"Execution": "https://console.aws.amazon.com/states/x"},
+            "expiresInMinutes": 60, "requiredApprovals": 2
+        }))
+        .unwrap();
+        assert_eq!(r.approvers, vec!["a@example.com", "b@example.com"]);
+        assert_eq!(r.required_approvals, 2);
+        assert_eq!(r.expires_in_secs, 3600);
+        assert!(
+            !r.subject.contains('\n') && !r.subject.contains('\r'),
+            "{}",
+            r.subject
+        );
+        assert_eq!(
+            r.details,
+            vec![
+                ("version".to_string(), "2.3".to_string()),
+                ("changes".to_string(), "14".to_string())
+            ]
+        );
+        assert_eq!(r.links.len(), 1);
+    }
+
+    #[test]
+    fn a_task_token_of_2048_characters_is_accepted_and_longer_is_not() {
+        let token = "A".repeat(MAX_TASK_TOKEN_CHARS);
+        let r = sfn(json!({"taskToken": token, "approvers": ["a@example.com"]})).unwrap();
+        assert_eq!(r.target.token().len(), 2048);
+        let too_long = "A".repeat(MAX_TASK_TOKEN_CHARS + 1);
+        assert!(sfn(json!({"taskToken": too_long, "approvers": ["a@example.com"]})).is_err());
+    }
+
+    #[test]
+    fn bad_input_keeps_the_token_so_the_workflow_can_be_failed() {
+        for input in [
+            json!({"taskToken": "tok"}),
+            json!({"taskToken": "tok", "approvers": []}),
+            json!({"taskToken": "tok", "approvers": ["not-an-address"]}),
+            json!({"taskToken": "tok", "approvers": ["Evil <a@example.com>"]}),
+            json!({"taskToken": "tok", "approvers": ["a@example.com"], "requiredApprovals": 2}),
+            json!({"taskToken": "tok", "approvers": ["a@example.com"], "requiredApprovals": 0}),
+            json!({"taskToken": "tok", "approvers": ["a@example.com"], "expiresInMinutes": -5}),
+            json!({"taskToken": "tok", "approvers": ["a@example.com"], "details": ["x"]}),
+        ] {
+            let err = sfn(input.clone()).unwrap_err();
+            assert_eq!(
+                err.target.as_ref().map(Target::token),
+                Some("tok"),
+                "{input}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_approvals_from_one_approver_is_refused() {
+        let err =
+            sfn(json!({"taskToken": "t", "approvers": ["a@example.com"], "requiredApprovals": 2}))
+                .unwrap_err();
+        assert!(err.reason.contains("never pass"), "{err}");
+    }
+
+    fn pipeline_message(custom: &str) -> Value {
+        json!({
+            "region": "us-east-1",
+            "consoleLink": "https://console.aws.amazon.com/codepipeline/home?region=us-east-1#/view/orders",
+            "approval": {
+                "pipelineName": "orders", "stageName": "Approve", "actionName": "ReleaseManager",
+                "token": "1a2b3c4d-573f-4ea7-a67e-EXAMPLETOKEN",
+                "expires": "2099-07-07T20:22Z",
+                "externalEntityLink": "https://github.com/example/orders/compare/v1...v2",
+                "approvalReviewLink": "https://console.aws.amazon.com/codepipeline/home?region=us-east-1#/view/orders/Approve/ReleaseManager/approve/1a2b3c4d-573f-4ea7-a67e-EXAMPLETOKEN",
+                "customData": custom
+            }
+        })
+    }
+
+    #[test]
+    fn codepipeline_approvers_come_from_custom_data_json() {
+        let r = parse_codepipeline(
+            &pipeline_message(r#"{"approvers": ["rm@example.com"], "summary": "Ship v2"}"#),
+            &["default@example.com".into()],
+        )
+        .unwrap();
+        assert_eq!(r.approvers, vec!["rm@example.com"]);
+        assert_eq!(r.summary, "Ship v2");
+        assert_eq!(
+            r.subject,
+            "Approval needed: orders / Approve / ReleaseManager"
+        );
+        assert!(
+            matches!(r.target, Target::CodePipeline { ref pipeline, .. } if pipeline == "orders")
+        );
+        assert_eq!(r.details[0], ("Pipeline".into(), "orders".into()));
+    }
+
+    #[test]
+    fn codepipeline_plain_custom_data_is_the_summary_and_default_approvers_apply() {
+        let r = parse_codepipeline(
+            &pipeline_message("Review the latest changes."),
+            &["default@example.com".into()],
+        )
+        .unwrap();
+        assert_eq!(r.approvers, vec!["default@example.com"]);
+        assert_eq!(r.summary, "Review the latest changes.");
+    }
+
+    #[test]
+    fn codepipeline_review_link_with_the_token_is_never_kept() {
+        let r = parse_codepipeline(&pipeline_message("x"), &["d@example.com".into()]).unwrap();
+        for (_, url) in &r.links {
+            assert!(!url.contains("EXAMPLETOKEN"), "{url}");
+        }
+        assert_eq!(r.links.len(), 2);
+    }
+
+    #[test]
+    fn codepipeline_without_any_approver_is_invalid_with_its_target() {
+        let err = parse_codepipeline(&pipeline_message("x"), &[]).unwrap_err();
+        assert!(err.target.is_some());
+        assert!(err.reason.contains("PipelineApprovers"), "{err}");
+    }
+
+    #[test]
+    fn codepipeline_expiry_without_seconds_is_read() {
+        assert_eq!(
+            parse_pipeline_time("2016-07-07T20:22Z"),
+            Some(1_467_922_920)
+        );
+        assert_eq!(
+            parse_pipeline_time("2016-07-07T20:22:00Z"),
+            Some(1_467_922_920)
+        );
+        assert_eq!(parse_pipeline_time("soon"), None);
+    }
+
+    #[test]
+    fn sns_events_yield_one_request_per_record_and_unknown_events_are_refused() {
+        let event = json!({"Records": [{"EventSource": "aws:sns", "Sns": {
+            "MessageId": "m-1",
+            "Message": pipeline_message(r#"{"approvers": "a@example.com,b@example.com"}"#).to_string()
+        }}]});
+        let requests = parse_event(&event, &[]).unwrap();
+        assert_eq!(requests.len(), 1);
+        let request = requests[0].as_ref().unwrap();
+        assert_eq!(request.approvers.len(), 2);
+        assert_eq!(
+            request.target.token(),
+            "1a2b3c4d-573f-4ea7-a67e-EXAMPLETOKEN"
+        );
+        assert!(parse_event(&json!({"hello": 1}), &[]).is_err());
+    }
+
+    #[test]
+    fn email_addresses_that_could_inject_headers_are_refused() {
+        assert!(is_email_address("release.manager+prod@example.co.uk"));
+        for bad in [
+            "a@b",
+            "a b@example.com",
+            "a@example.com\r\nBcc: x@y.z",
+            "<a@example.com>",
+            "@example.com",
+            "a@.com",
+        ] {
+            assert!(!is_email_address(bad), "{bad}");
+        }
+    }
+
+    fn sample(name: &str) -> Value {
+        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_sample_events_of_both_triggers_are_usable_requests() {
+        let sfn = parse_event(&sample("approval-mailer.step-functions.json"), &[]).unwrap();
+        let sfn = sfn[0].as_ref().unwrap();
+        assert_eq!(sfn.approvers.len(), 2);
+        assert!(matches!(sfn.target, Target::StepFunctions { .. }));
+        let sns = parse_event(&sample("approval-mailer.codepipeline-sns.json"), &[]).unwrap();
+        let sns = sns[0].as_ref().unwrap();
+        assert_eq!(sns.approvers, vec!["release.manager@example.com"]);
+        assert!(matches!(sns.target, Target::CodePipeline { ref stage, .. } if stage == "Approve"));
+    }
+}

@@ -1,0 +1,222 @@
+//! Approvals in the state table: `APPROVAL#<id>` holds the approval (`APPROVAL`) and one `VOTE#<approver>` per vote, all written conditionally.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tollgate::state::{Record, StateError, StateStore, Write};
+
+use crate::model::{Approval, Status, Vote};
+
+/// The sort key of the approval item.
+pub const APPROVAL_SK: &str = "APPROVAL";
+/// How long approvals and votes stay in the table after their links expire (the audit trail),
+/// unless `APPROVAL_RETENTION_DAYS` says otherwise.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
+
+pub fn pk(id: &str) -> String {
+    format!("APPROVAL#{id}")
+}
+
+pub fn vote_sk(approver: &str) -> String {
+    format!("VOTE#{approver}")
+}
+
+/// The de-duplication key of one approval request: a digest of its token, so a repeated
+/// delivery (a Lambda retry, an SNS redelivery) sends no second round of emails, and the token
+/// itself is not a key.
+pub fn request_key(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("EVENT#approval-request-{hex}")
+}
+
+/// State-table failures, as the handlers need them.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost to another request: re-read and decide again.
+    #[error("a concurrent request changed the approval first")]
+    Conflict,
+    #[error("the approval item is unreadable: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    State(StateError),
+}
+
+impl From<StateError> for StoreError {
+    fn from(e: StateError) -> Self {
+        match e {
+            StateError::AlreadyExists { .. }
+            | StateError::TransitionNotAllowed { .. }
+            | StateError::TransactionConflict => StoreError::Conflict,
+            StateError::Corrupt { reason, .. } => StoreError::Corrupt(reason),
+            other => StoreError::State(other),
+        }
+    }
+}
+
+/// An approval with its state and votes, as read in one consistent query.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub status: Status,
+    pub approval: Approval,
+    pub votes: Vec<Vote>,
+}
+
+/// Approvals on top of the shared [`StateStore`].
+#[derive(Debug, Clone)]
+pub struct ApprovalStore<S> {
+    pub state: S,
+    /// How long items stay after the approval expires.
+    pub retention: Duration,
+}
+
+fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, StoreError> {
+    serde_json::to_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl<S: StateStore> ApprovalStore<S> {
+    pub fn new(state: S, retention: Duration) -> Self {
+        ApprovalStore { state, retention }
+    }
+
+    fn ttl(&self, approval: &Approval) -> i64 {
+        let retention = i64::try_from(self.retention.as_secs()).unwrap_or(i64::MAX);
+        approval.expires_at.saturating_add(retention)
+    }
+
+    /// Stores a new `PENDING` approval and its request key in one transaction. `Ok(false)`: the
+    /// request key exists, this request was handled before.
+    pub async fn create(&self, approval: &Approval) -> Result<bool, StoreError> {
+        let ttl = self.ttl(approval);
+        let mut item = Record::new(pk(&approval.id), APPROVAL_SK)
+            .with_state(Status::Pending.as_str())
+            .with_data(to_value(approval)?);
+        item.expires_at = Some(ttl);
+        let mut seen = Record::new(request_key(approval.target.token()), "EVENT")
+            .with_data(serde_json::json!({ "approval_id": approval.id }));
+        seen.expires_at = Some(ttl);
+        match self
+            .state
+            .write_all(&[Write::Create(seen), Write::Create(item)])
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(StateError::AlreadyExists { pk, .. }) if pk.starts_with("EVENT#") => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The approval, its state and its votes; `None` when there is no such approval.
+    pub async fn load(&self, id: &str) -> Result<Option<Loaded>, StoreError> {
+        let records = self.state.query(&pk(id)).await?;
+        let mut votes = Vec::new();
+        let mut found = None;
+        for record in records {
+            if record.sk == APPROVAL_SK {
+                let status = record
+                    .state
+                    .as_deref()
+                    .and_then(Status::parse)
+                    .ok_or_else(|| StoreError::Corrupt(format!("state {:?}", record.state)))?;
+                let approval: Approval = serde_json::from_value(record.data)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                found = Some((status, approval));
+            } else if record.sk.starts_with("VOTE#") {
+                votes.push(
+                    serde_json::from_value::<Vote>(record.data)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                );
+            }
+        }
+        votes.sort_by_key(|v| v.at);
+        Ok(found.map(|(status, approval)| Loaded {
+            status,
+            approval,
+            votes,
+        }))
+    }
+
+    /// Records `vote` and moves the approval from `PENDING` to `to` (`PENDING` itself for a vote
+    /// that does not decide), replacing its data with `decided` when given, all or nothing.
+    /// [`StoreError::Conflict`]: this approver voted already, or the approval is no longer
+    /// pending, or a concurrent vote got there first.
+    pub async fn vote(
+        &self,
+        approval: &Approval,
+        vote: &Vote,
+        to: Status,
+        decided: Option<&Approval>,
+    ) -> Result<(), StoreError> {
+        let mut record = Record::new(pk(&approval.id), vote_sk(&vote.approver))
+            .with_state(match vote.choice {
+                crate::model::Choice::Approve => "APPROVE",
+                crate::model::Choice::Reject => "REJECT",
+            })
+            .with_data(to_value(vote)?);
+        record.expires_at = Some(self.ttl(approval));
+        let transition = Write::Transition {
+            pk: pk(&approval.id),
+            sk: APPROVAL_SK.to_string(),
+            from: Status::Pending.as_str().to_string(),
+            to: to.as_str().to_string(),
+            data: decided.map(to_value).transpose()?,
+        };
+        self.state
+            .write_all(&[Write::Create(record), transition])
+            .await?;
+        Ok(())
+    }
+
+    /// Moves the approval from `from` to `to` with new data, only if it is in `from`.
+    pub async fn transition(
+        &self,
+        approval: &Approval,
+        from: Status,
+        to: Status,
+    ) -> Result<(), StoreError> {
+        let data = to_value(approval)?;
+        self.state
+            .transition(
+                &pk(&approval.id),
+                APPROVAL_SK,
+                from.as_str(),
+                to.as_str(),
+                Some(&data),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now_secs() -> i64 {
+    tollgate::state::epoch_seconds(SystemTime::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_keys_hide_the_token_and_differ_per_token() {
+        let a = request_key("token-a");
+        assert!(a.starts_with("EVENT#approval-request-") && !a.contains("token-a"));
+        assert_eq!(a.len(), "EVENT#approval-request-".len() + 64);
+        assert_ne!(a, request_key("token-b"));
+    }
+
+    #[test]
+    fn conditional_failures_become_conflicts() {
+        let e: StoreError = StateError::TransactionConflict.into();
+        assert!(matches!(e, StoreError::Conflict));
+        let e: StoreError = StateError::AlreadyExists {
+            pk: "p".into(),
+            sk: "s".into(),
+        }
+        .into();
+        assert!(matches!(e, StoreError::Conflict));
+        let e: StoreError = StateError::Sdk("boom".into()).into();
+        assert!(matches!(e, StoreError::State(_)));
+    }
+}
