@@ -1,10 +1,61 @@
 #!/usr/bin/env bash
 # The README's run command: Tollgate on this machine, against a local AWS sandbox (moto and a
-# stand-in for the APIs moto lacks), telling what each function does with the sample events.
+# stand-in for the APIs moto lacks, one endpoint on 127.0.0.1), telling what each function does
+# with the sample events in events/. See --help.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+
+usage() {
+  cat <<'HELP'
+Usage: scripts/run.sh [--only STORY]... [--serve] [--no-build] [--list] [--help]
+
+Builds the functions, starts a local AWS sandbox on 127.0.0.1 (moto, plus a stand-in for AWS
+Health, CodePipeline job results and CloudFormation drift detection), runs the functions under
+cargo lambda watch, and tells each story: the situation, the sample event(s) from events/ it
+sends, and what Tollgate did (✔ what it should do, ✘ not). Everything it starts is stopped when
+it ends, or on Ctrl-C, SIGTERM or SIGHUP.
+
+  --only STORY  tell only this story (repeat, or separate with commas); --list shows them
+                (health-gate, drift-gate, approvals)
+  --serve       tell no story: start the sandbox and the functions with the sample events'
+                resources, print the endpoints and how to invoke a function, and keep them
+                up until Ctrl-C (scripts/invoke.sh then uses this sandbox). With
+                --only approvals: the approval API with a release waiting, and the link
+                to open in a browser
+  --no-build    use the binaries already in target/debug
+  --list        list the stories and exit
+  --help        this text
+
+Installs (first run only) moto, cbor2, boto3 and cargo-lambda into .tools/sandbox; not the SAM
+CLI. The function log goes to target/tollgate/logs/ (its path is printed). Needs the Rust
+toolchain and Python 3.11+.
+One function with an event of your own: scripts/invoke.sh --help.
+HELP
+}
+
+for arg in "$@"; do
+  case "$arg" in -h|--help) usage; exit 0 ;; esac
+done
+
+# The toolchain first, before a minute of installs.
+if ! cargo --version >/dev/null 2>&1; then
+  echo "run.sh: cargo does not work here: install the Rust toolchain (https://rustup.rs), then run this again" >&2
+  exit 1
+fi
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
+  echo "run.sh: needs Python 3.11 or newer as python3 (found: $(python3 --version 2>&1 || echo none))" >&2
+  exit 1
+fi
+# Arguments next (stories, --list), with the system Python: nothing installed yet.
+python3 scripts/sandbox.py run --check-args "$@" || exit $?
+for arg in "$@"; do
+  case "$arg" in --list) exit 0 ;; esac
+done
+
 TOLLGATE_SKIP_SAM=1 scripts/tools.sh
-echo "building the functions (the first build takes a few minutes)..."
-cargo build --workspace --bins --quiet
-exec .tools/sandbox/bin/python scripts/sandbox.py run
+# `--only approvals --serve`: the approval API on 127.0.0.1 with a release waiting, for a browser.
+if [[ " $* " == *" --serve "* && " $* " =~ " --only "(approvals|[^ ]*,approvals|approvals,[^ ]*)" " ]]; then
+  exec .tools/sandbox/bin/python scripts/approvals_story.py serve
+fi
+exec .tools/sandbox/bin/python scripts/sandbox.py run "$@"

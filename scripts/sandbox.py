@@ -1,536 +1,410 @@
-"""Tollgate's local AWS sandbox: moto, a stand-in for the APIs moto lacks, and the real Lambda
-binaries under `cargo lambda watch`, all on 127.0.0.1, all stopped on exit.
+"""Tollgate's local AWS sandbox: one endpoint on 127.0.0.1 (moto, plus a stand-in for what moto
+lacks), the real Lambda binaries, and stories told with the sample events in events/. Everything
+it starts is stopped when it ends, on Ctrl-C, SIGTERM or SIGHUP too.
 
-    sandbox.py run   tells the story of each sample event in events/ (the README's run command)
-    sandbox.py e2e   the same scenarios as end-to-end tests: "N passed, N failed", exit 1 on failure
+    sandbox.py run [--only STORY]... [--list] [--serve]   the README's run command (scripts/run.sh)
+    sandbox.py e2e [--only STORY]...     the stories as end-to-end tests: "e2e: N passed, N failed"
+    sandbox.py invoke FUNCTION EVENT     one function, one event (scripts/invoke.sh)
+    sandbox.py serve [--parent-pid PID]  just the AWS endpoint; prints its URL as the first line
+                                         (the Rust tests start one; it stops when PID ends)
 
-Run it with the sandbox venv's Python (scripts/tools.sh makes it; scripts/run.sh and
-scripts/test.sh call it for you). Each function's environment is built from template.yaml,
-the one place that says how a deployment is configured.
+Run it with the sandbox venv's Python (.tools/sandbox/bin/python; scripts/tools.sh makes it).
+`--help` and `run --list` work with any Python 3.11. Logs go to target/tollgate/logs/; a sandbox
+kept up by `run --serve` describes itself in target/tollgate/sandbox.json while it runs.
+
+Other scripts import from here: Sandbox, sample, function_env, FakeAws, ROOT.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import threading
-import time
 import urllib.error
-import urllib.parse
 import urllib.request
-import uuid
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import boto3
-import yaml
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ROOT = Path(__file__).resolve().parent.parent
-TOOLS = ROOT / ".tools" / "sandbox" / "bin"
-REGION = "us-east-1"
-# Lambda binary -> its logical id in template.yaml.
-FUNCTIONS = {"health-gate": "HealthGateFunction", "drift-gate": "DriftGateFunction", "drift-callback": "DriftCallbackFunction"}
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-# Secrets in the sample events that must never reach a log line.
-SAMPLE_SECRETS = ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "FwoGZXIvYXdzEXAMPLESESSIONTOKEN")
+from sandboxlib.paths import (  # noqa: E402, F401 (ROOT, TOOLS: imported from here by other scripts)
+    CREDENTIALS, FUNCTIONS, REGION, ROOT, TOOLS, new_log, relative, running_sandbox, target_dir,
+)
+from sandboxlib.procs import Stopped, stop_on_signals, uninterrupted, watch_parent  # noqa: E402
+from sandboxlib.stories import LEGEND, STORIES, Play, Result, job_outcome, log_check  # noqa: E402
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, what: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f}s")
+# Names other scripts import from here, loaded on first use (they need the sandbox venv).
+_LAZY = {
+    "Sandbox": "box", "free_port": "box", "wait_for_port": "box",
+    "sample": "samples", "health_issue": "samples", "SAMPLE_SECRETS": "samples",
+    "FakeAws": "front", "Front": "front",
+    "function_environment": "template",
+}
 
 
-# ----------------------------------------------------------------------------- the stand-in
-@dataclass
-class FakeAws:
-    """AWS Health DescribeEvents and CodePipeline job results, which moto does not implement.
-
-    Answers in AWS's JSON 1.1 protocol, like the real services: a second result for a job that
-    already has one gets InvalidJobStateException, as CodePipeline does."""
-
-    moto_url: str = ""
-    health_events: list = field(default_factory=list)
-    health_error: tuple | None = None  # (status, __type, message)
-    results: dict = field(default_factory=dict)  # job id -> ("success"|"failure", request)
-    calls: list = field(default_factory=list)
-    # CloudFormation drift detection: stack -> list of (logical id, type, status, [paths])
-    stack_drifts: dict = field(default_factory=dict)
-    detections: dict = field(default_factory=dict)  # detection id -> stack
-
-    def cloudformation(self, form: dict) -> tuple[int, str] | None:
-        """CloudFormation's drift APIs (query protocol, XML), which moto lacks; None: ask moto."""
-        action = form.get("Action", [""])[0]
-        ns = 'xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"'
-        meta = "<ResponseMetadata><RequestId>0a1b2c3d-tollgate-sandbox</RequestId></ResponseMetadata>"
-        if action == "DetectStackDrift":
-            stack = form["StackName"][0]
-            detection_id = str(uuid.uuid4())
-            self.detections[detection_id] = stack
-            self.calls.append(f"DetectStackDrift {stack}")
-            result = f"<StackDriftDetectionId>{detection_id}</StackDriftDetectionId>"
-        elif action == "DescribeStackDriftDetectionStatus":
-            detection_id = form["StackDriftDetectionId"][0]
-            stack = self.detections.get(detection_id, "unknown")
-            drifted = [d for d in self.stack_drifts.get(stack, []) if d[2] != "NOT_CHECKED"]
-            result = (
-                f"<StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/{stack}/1</StackId>"
-                f"<StackDriftDetectionId>{detection_id}</StackDriftDetectionId>"
-                f"<StackDriftStatus>{'DRIFTED' if drifted else 'IN_SYNC'}</StackDriftStatus>"
-                f"<DetectionStatus>DETECTION_COMPLETE</DetectionStatus>"
-                f"<DriftedStackResourceCount>{len(drifted)}</DriftedStackResourceCount>"
-                f"<Timestamp>2026-11-22T10:00:00Z</Timestamp>"
-            )
-        elif action == "DescribeStackResourceDrifts":
-            stack = form["StackName"][0]
-            members = "".join(
-                f"<member><StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/{stack}/1</StackId>"
-                f"<LogicalResourceId>{logical}</LogicalResourceId><ResourceType>{kind}</ResourceType>"
-                f"<StackResourceDriftStatus>{status}</StackResourceDriftStatus><PropertyDifferences>"
-                + "".join(f"<member><PropertyPath>{p}</PropertyPath><ExpectedValue>a</ExpectedValue><ActualValue>b</ActualValue>"
-                          f"<DifferenceType>NOT_EQUAL</DifferenceType></member>" for p in paths)
-                + "</PropertyDifferences><Timestamp>2026-11-22T10:00:00Z</Timestamp></member>"
-                for logical, kind, status, paths in self.stack_drifts.get(stack, [])
-            )
-            result = f"<StackResourceDrifts>{members}</StackResourceDrifts>"
-        else:
-            return None
-        return 200, f"<{action}Response {ns}><{action}Result>{result}</{action}Result>{meta}</{action}Response>"
-
-    def handle(self, target: str, body: dict) -> tuple[int, dict]:
-        self.calls.append(target)
-        operation = target.split(".")[-1]
-        if operation == "DescribeEvents":
-            if self.health_error:
-                status, kind, message = self.health_error
-                return status, {"__type": kind, "message": message}
-            return 200, {"events": self.health_events}
-        if operation in ("PutJobSuccessResult", "PutJobFailureResult"):
-            job_id = body.get("jobId", "")
-            if job_id in self.results:
-                return 400, {"__type": "InvalidJobStateException", "message": f"The job {job_id} is in an invalid state"}
-            self.results[job_id] = ("success" if operation == "PutJobSuccessResult" else "failure", body)
-            return 200, {}
-        return 400, {"__type": "UnknownOperationException", "message": f"{target} is not faked"}
-
-    def serve(self) -> ThreadingHTTPServer:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                if not self.headers.get("X-Amz-Target"):
-                    return self.query_protocol(raw)
-                status, payload = fake.handle(self.headers.get("X-Amz-Target", ""), json.loads(raw or b"{}"))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                if status >= 400:
-                    self.send_header("x-amzn-ErrorType", payload["__type"])
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def query_protocol(self, raw: bytes) -> None:
-                answer = fake.cloudformation(urllib.parse.parse_qs(raw.decode()))
-                if answer is None:  # everything else CloudFormation does, moto does
-                    headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                    request = urllib.request.Request(fake.moto_url + self.path, data=raw, method="POST", headers=headers)
-                    try:
-                        with urllib.request.urlopen(request, timeout=30) as response:
-                            status, body, ctype = response.status, response.read(), response.headers.get("Content-Type", "text/xml")
-                    except urllib.error.HTTPError as err:
-                        status, body, ctype = err.code, err.read(), err.headers.get("Content-Type", "text/xml")
-                else:
-                    status, text = answer
-                    body, ctype = text.encode(), "text/xml"
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        return server
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"sandboxlib.{_LAZY[name]}"), name)
+    raise AttributeError(name)
 
 
-# ----------------------------------------------------------------------------- template.yaml
-class _CfnLoader(yaml.SafeLoader):
-    pass
+def function_env(logical_id: str, endpoint: str, table: str = "tollgate-state") -> dict[str, str]:
+    """A function's environment from template.yaml, pointed at a sandbox endpoint (same as
+    Sandbox.function_env, for a sandbox started elsewhere)."""
+    from sandboxlib.template import function_environment
 
-
-def _intrinsic(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {suffix: value}
-
-
-_CfnLoader.add_multi_constructor("!", _intrinsic)
-
-
-def function_environment(function_logical_id: str, resources: dict[str, str]) -> dict[str, str]:
-    """The environment template.yaml gives a function (Globals, then its own variables), with
-    !Ref resolved to parameter defaults or to the sandbox's resources."""
-    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
-    params = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
-    globals_fn = template.get("Globals", {}).get("Function", {})
-    fn = template["Resources"][function_logical_id]["Properties"]
-
-    def resolve(value):
-        if isinstance(value, dict) and "Ref" in value:
-            ref = value["Ref"]
-            if ref in params:
-                return params[ref]
-            if ref in resources:
-                return resources[ref]
-            raise KeyError(f"template.yaml: !Ref {ref} has no sandbox value (add it to the sandbox's resources)")
-        return str(value)
-
-    env = {}
-    for source in (globals_fn, fn):
-        for name, value in (source.get("Environment", {}).get("Variables", {}) or {}).items():
-            env[name] = resolve(value)
-    logging = {**globals_fn.get("LoggingConfig", {}), **fn.get("LoggingConfig", {})}
-    if logging.get("LogFormat") == "JSON":
-        env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
-    if "ApplicationLogLevel" in logging:
-        env["AWS_LAMBDA_LOG_LEVEL"] = resolve(logging["ApplicationLogLevel"])
+    env = function_environment(logical_id, {"StateTable": table, "StateTable.Arn": f"arn:aws:dynamodb:{REGION}:123456789012:table/{table}"})
+    env.update({**CREDENTIALS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": endpoint})
     return env
 
 
-# ----------------------------------------------------------------------------- the sandbox
-class Sandbox:
-    def __init__(self, watch: bool = True) -> None:
-        self.watch = watch
-        self.procs: list[subprocess.Popen] = []
-        self.fake = FakeAws()
-        self.fake_server = None
-        self.log_path = Path(tempfile.mkstemp(prefix="tollgate-watch-", suffix=".log")[1])
-
-    def __enter__(self) -> "Sandbox":
-        try:
-            self._start()
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-    def _start(self) -> None:
-        self.start_backends()
-        if self.watch:
-            env: dict[str, str] = {}
-            for logical_id in FUNCTIONS.values():
-                for key, value in self.function_env(logical_id).items():
-                    if env.get(key, value) != value:
-                        raise RuntimeError(f"template.yaml gives {key} different values per function; the sandbox runs them with one environment")
-                    env[key] = value
-            self.start_watch(env)
-
-    def start_backends(self) -> None:
-        """moto, the stand-in for what moto lacks, and the resources template.yaml would create."""
-        moto_port = free_port()
-        moto = subprocess.Popen(
-            [str(TOOLS / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
-        self.procs.append(moto)
-        wait_for_port(moto_port, "moto", moto, 60)
-        self.moto_url = f"http://127.0.0.1:{moto_port}"
-        self.fake.moto_url = self.moto_url
-        self.fake_server = self.fake.serve()
-        self.fake_url = f"http://127.0.0.1:{self.fake_server.server_address[1]}"
-
-        session = boto3.session.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
-        self.dynamodb = session.client("dynamodb", endpoint_url=self.moto_url)
-        self.cloudwatch = session.client("cloudwatch", endpoint_url=self.moto_url)
-        self.cloudformation = session.client("cloudformation", endpoint_url=self.moto_url)
-        self.table = "tollgate-state"
-        self.dynamodb.create_table(
-            TableName=self.table, BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
-        )
-        self.dynamodb.update_time_to_live(TableName=self.table, TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": True})
-
-    def function_env(self, logical_id: str) -> dict[str, str]:
-        """A function's environment from template.yaml, pointed at the sandbox."""
-        env = function_environment(logical_id, {"StateTable": self.table})
-        env.update({
-            **CREDENTIALS,
-            "AWS_REGION": REGION,
-            "AWS_ENDPOINT_URL": self.moto_url,
-            "AWS_ENDPOINT_URL_CODEPIPELINE": self.fake_url,
-            "AWS_ENDPOINT_URL_HEALTH": self.fake_url,
-            "AWS_ENDPOINT_URL_CLOUDFORMATION": self.fake_url,
-        })
-        return env
-
-    def start_watch(self, env: dict[str, str]) -> None:
-        """The functions under `cargo lambda watch`, on 127.0.0.1."""
-        env_file = Path(tempfile.mkstemp(prefix="tollgate-env-")[1])
-        env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-        self.invoke_port = free_port()
-        cargo_lambda = TOOLS / "cargo-lambda"
-        watch = subprocess.Popen(
-            [str(cargo_lambda), "lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1",
-             "--invoke-port", str(self.invoke_port), "--env-file", str(env_file)],
-            cwd=ROOT, stdout=self.log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "PATH": f"{TOOLS}{os.pathsep}{os.environ.get('PATH', '')}", "CARGO_TERM_COLOR": "never"},
-        )
-        self.procs.append(watch)
-        wait_for_port(self.invoke_port, "cargo lambda watch", watch, 120)
-
-    def __exit__(self, *exc) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-        if self.fake_server:
-            self.fake_server.shutdown()
-
-    def invoke(self, function: str, event: dict, timeout: float = 600) -> dict:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.invoke_port}/2015-03-31/functions/{function}/invocations",
-            data=json.dumps(event).encode(), method="POST", headers={"Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as err:
-            return {"invokeError": err.code, "body": err.read().decode(errors="replace")}
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def create_stack(self, name: str) -> None:
-        self.cloudformation.create_stack(
-            StackName=name, TemplateBody=json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}))
-
-    def set_alarm(self, name: str, state: str, reason: str) -> None:
-        self.cloudwatch.put_metric_alarm(
-            AlarmName=name, Namespace="Tollgate/Demo", MetricName="5xxRate", Statistic="Average",
-            Period=60, EvaluationPeriods=1, Threshold=5.0, ComparisonOperator="GreaterThanThreshold",
-        )
-        self.cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+def say(*lines: str) -> None:
+    print("\n".join(lines), flush=True)
 
 
-def sample(name: str, job_id: str | None = None) -> dict:
-    """A sample event from events/; a pipeline job gets a fresh job id (each run is a new job)."""
-    event = json.loads((ROOT / "events" / name).read_text())
-    if "CodePipeline.job" in event:
-        event["CodePipeline.job"]["id"] = job_id or str(uuid.uuid4())
-    return event
+def err(*lines: str) -> None:
+    print("\n".join(lines), file=sys.stderr, flush=True)
 
 
-def health_issue(service: str, region: str) -> dict:
-    return {
-        "arn": f"arn:aws:health:{region}::event/{service}/AWS_{service}_OPERATIONAL_ISSUE/AWS_{service}_OPERATIONAL_ISSUE_DEMO",
-        "service": service, "eventTypeCode": f"AWS_{service}_OPERATIONAL_ISSUE", "eventTypeCategory": "issue",
-        "region": region, "startTime": 1795000000.0, "statusCode": "open",
-    }
+# ----------------------------------------------------------------------------- building
+def build(functions: list[str]) -> None:
+    """cargo build of the function binaries, with cargo's own progress. Raises on failure."""
+    names = ", ".join(functions)
+    err(f"building {names} (cargo's progress below; a first build compiles the AWS SDK and takes a few minutes)")
+    command = ["cargo", "build", *(arg for name in functions for arg in ("--bin", name))]
+    proc = None
+    try:
+        with uninterrupted():
+            proc = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL)
+        status = proc.wait()
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            proc.wait()
+    if status != 0:
+        raise SystemExit(f"the build failed ({' '.join(command)} exited with {status}); the errors are above")
 
 
-# ----------------------------------------------------------------------------- scenarios
-@dataclass
-class Outcome:
-    kind: str  # success | failure | none
-    detail: str
-    body: dict
+def selected_stories(only: list[str] | None) -> list:
+    names = [n for item in (only or []) for n in item.split(",") if n] or list(STORIES)
+    unknown = [n for n in names if n not in STORIES]
+    if unknown:
+        raise SystemExit(f"unknown story {', '.join(unknown)}; stories: {', '.join(STORIES)}")
+    return [STORIES[n] for n in dict.fromkeys(names)]
 
 
-def job_outcome(box: Sandbox, job_id: str) -> Outcome:
-    if job_id not in box.fake.results:
-        return Outcome("none", "no job result was reported", {})
-    kind, body = box.fake.results[job_id]
-    if kind == "success":
-        variables = ", ".join(f"{k}={v}" for k, v in sorted((body.get("outputVariables") or {}).items()))
-        summary = (body.get("executionDetails") or {}).get("summary", "")
-        return Outcome(kind, f"{summary} [{variables}]", body)
-    details = body.get("failureDetails") or {}
-    return Outcome(kind, f"{details.get('type')}: {details.get('message')}", body)
+def functions_of(stories) -> list[str]:
+    return list(dict.fromkeys(f for s in stories for f in s.functions))
 
 
-def scenarios(box: Sandbox):
-    """Yields (title, event file, check) after running each scenario; check is (ok, why)."""
-    fake = box.fake
-
-    def run_gate(event_file: str, job_id: str | None = None) -> tuple[Outcome, dict]:
-        event = sample(event_file, job_id)
-        response = box.invoke("health-gate", event)
-        return job_outcome(box, event["CodePipeline.job"]["id"]), response
-
-    fake.health_events, fake.health_error = [], None
-    out, _ = run_gate("health-gate.healthy.json")
-    yield ("platform healthy: the gate lets the deployment through", "health-gate.healthy.json", out,
-           out.kind == "success" and "HealthStatus=HEALTHY" in out.detail)
-
-    fake.health_events = [health_issue("LAMBDA", "us-east-1"), health_issue("EC2", "ap-south-1")]
-    out, _ = run_gate("health-gate.healthy.json")
-    yield ("AWS Health reports a Lambda issue in us-east-1: the gate stops the deployment",
-           "health-gate.healthy.json", out,
-           out.kind == "failure" and "LAMBDA in us-east-1" in out.detail and "ap-south-1" not in out.detail)
-
-    fake.health_events = [health_issue("EC2", "ap-south-1")]
-    out, _ = run_gate("health-gate.regions-csv.json")
-    yield ("an issue only in a region not deployed to (ap-south-1) does not block",
-           "health-gate.regions-csv.json", out,
-           out.kind == "success" and "RegionsChecked=us-east-1,eu-west-1" in out.detail)
-
-    fake.health_events = []
-    box.set_alarm("tollgate-demo-api-5xx", "ALARM", "5xx rate 12% > 5% for 1 datapoint")
-    out, _ = run_gate("health-gate.alarms.json")
-    yield ("the service's own 5xx alarm fires (CloudWatch in moto): the gate stops the deployment",
-           "health-gate.alarms.json", out,
-           out.kind == "failure" and "tollgate-demo-api-5xx is in ALARM: 5xx rate 12%" in out.detail)
-    box.set_alarm("tollgate-demo-api-5xx", "OK", "recovered")
-
-    fake.health_error = (400, "SubscriptionRequiredException", "The AWS Health API requires a Business, Enterprise On-Ramp or Enterprise Support plan.")
-    out, _ = run_gate("health-gate.healthy.json")
-    yield ("account without a support plan: the gate fails closed and says how to opt out",
-           "health-gate.healthy.json", out,
-           out.kind == "failure" and "whenHealthUnavailable" in out.detail)
-    fake.health_error = None
-
-    out, _ = run_gate("health-gate.bad-params.json")
-    yield ("a typo in UserParameters: the job fails with a configuration error naming the field",
-           "health-gate.bad-params.json", out,
-           out.kind == "failure" and out.detail.startswith("ConfigurationError: UserParameters: unknown field `region`"))
-
-    job_id = str(uuid.uuid4())
-    run_gate("health-gate.healthy.json", job_id)
-    before = dict(fake.results)
-    out, response = run_gate("health-gate.healthy.json", job_id)
-    yield ("the same job delivered twice: one result, the duplicate is recognised",
-           "health-gate.healthy.json", out,
-           response.get("duplicate") is True and fake.results == before)
-
-    yield from drift_scenarios(box)
-
-    logs = box.logs()
-    leaked = [s for s in SAMPLE_SECRETS if s in logs]
-    yield ("the function's JSON logs never contain the job's artifact credentials", "(logs)",
-           Outcome("logs", f"{logs.count(chr(10))} log lines checked; leaked: {leaked or 'none'}", {}),
-           not leaked and '"pipeline job received"' in logs)
+# ----------------------------------------------------------------------------- run / e2e
+def print_result(result: Result, mode: str, log: str, tail: str) -> None:
+    if mode == "e2e":
+        say(f"{'ok' if result.ok else 'FAIL'} - e2e: {result.title}")
+        if not result.ok:
+            say(f"    got {result.outcome}: {result.detail}", f"    expected: {result.expected}",
+                f"    function log: {log}; last lines:", *(f"      {line}" for line in tail.splitlines()))
+        return
+    if result.events:
+        label = "event" if len(result.events) == 1 else "events"
+        sent = f"  {label}: " + ", ".join(f"events/{name}" for name in result.events)
+    else:
+        sent = f"  checks: {result.checks}"
+    detail = result.detail.replace("\n", "\n      ")
+    lines = [f"▶ {result.title}", sent, f"  {'✔' if result.ok else '✘'} {result.outcome}: {detail}"]
+    if not result.ok:
+        lines += [f"    expected: {result.expected}", f"    function log: {log}; its last lines:",
+                  *(f"      {line}" for line in tail.splitlines())]
+    say(*lines, "")
 
 
-def drift_event(sample_name: str, detection_id: str) -> dict:
-    event = json.loads((ROOT / "events" / sample_name).read_text())
-    event["detail"]["stack-drift-detection-id"] = detection_id
-    return event
+def cmd_run(args, mode: str) -> int:
+    stories = selected_stories(args.only)
+    if getattr(args, "list", False):
+        for s in STORIES.values():
+            say(f"{s.name:14} {s.summary} (functions: {', '.join(s.functions)})")
+        return 0
+    functions = functions_of(stories)
+    if getattr(args, "serve", False):
+        refuse_second_sandbox()
+    if not getattr(args, "no_build", True):
+        build(functions)
+    if getattr(args, "serve", False):
+        return serve_functions(functions)
 
+    from sandboxlib.box import Sandbox
 
-def drift_scenarios(box: Sandbox):
-    fake = box.fake
-    for stack in ("orders-api", "orders-network"):
-        box.create_stack(stack)
-
-    def detection_of(stack: str) -> str:
-        return [d for d, s in fake.detections.items() if s == stack][-1]
-
-    def start(event_file: str) -> tuple[str, dict]:
-        event = sample(event_file)
-        return event["CodePipeline.job"]["id"], box.invoke("drift-gate", event)
-
-    job_id, response = start("drift-gate.one-stack.json")
-    waiting = response.get("result") == "waiting" and job_id not in fake.results
-    fake.stack_drifts["orders-api"] = [("OrdersBucket", "AWS::S3::Bucket", "MODIFIED", ["/Tags/0/Value"])]
-    box.invoke("drift-callback", drift_event("drift-callback.in-sync.json", detection_of("orders-api")))
-    out = job_outcome(box, job_id)
-    yield ("drift only in ignored tags: the gate waits for CloudFormation, then lets the deployment through",
-           "drift-gate.one-stack.json + drift-callback.in-sync.json", out,
-           waiting and out.kind == "success" and "DriftStatus=IN_SYNC" in out.detail)
-
-    fake.stack_drifts["orders-api"] = []  # someone put the bucket's tags back
-    job_id, _ = start("drift-gate.two-stacks.json")
-    fake.stack_drifts["orders-network"] = [("PrivateSubnet", "AWS::EC2::Subnet", "DELETED", [])]
-    first = box.invoke("drift-callback", drift_event("drift-callback.drifted.json", detection_of("orders-network")))
-    box.invoke("drift-callback", drift_event("drift-callback.in-sync.json", detection_of("orders-api")))
-    out = job_outcome(box, job_id)
-    yield ("someone deleted a subnet by hand: the gate stops the deployment once both stacks are checked",
-           "drift-gate.two-stacks.json + drift-callback.drifted.json", out,
-           first.get("progress") == "waiting for other stacks" and out.kind == "failure"
-           and "orders-network: PrivateSubnet (AWS::EC2::Subnet) DELETED" in out.detail and "orders-api:" not in out.detail)
-
-    before = dict(fake.results)
-    again = box.invoke("drift-callback", drift_event("drift-callback.duplicate.json", detection_of("orders-network")))
-    yield ("the drift event delivered twice: nothing changes", "drift-callback.duplicate.json",
-           Outcome("ignored", json.dumps(again), again), again.get("progress") == "already decided" and fake.results == before)
-
-    stranger = box.invoke("drift-callback", drift_event("drift-callback.drifted.json", "not-started-by-tollgate"))
-    yield ("a drift detection someone else started: ignored", "drift-callback.drifted.json",
-           Outcome("ignored", json.dumps(stranger), stranger), stranger.get("ignored") == "detection not started by Tollgate")
-
-    job_id, _ = start("drift-gate.bad-params.json")
-    out = job_outcome(box, job_id)
-    yield ("a typo in the drift gate's UserParameters: a configuration error naming the field",
-           "drift-gate.bad-params.json", out,
-           out.kind == "failure" and out.detail.startswith("ConfigurationError: UserParameters: unknown field `stack`"))
-
-    schedule = box.invoke("drift-callback", json.loads((ROOT / "events" / "drift-callback.schedule.json").read_text()))
-    yield ("the reconciler's schedule finds every job closed", "drift-callback.schedule.json",
-           Outcome("reconciled", json.dumps(schedule), schedule), schedule.get("reconciled") == [])
-
-
-def main(mode: str) -> int:
     passed = failed = 0
-    with Sandbox() as box:
+    with Sandbox(functions=functions, log_kind=mode) as box:
+        log = relative(box.log_path)
         if mode == "run":
-            print(f"Tollgate sandbox: moto at {box.moto_url}, functions under cargo lambda watch on 127.0.0.1:{box.invoke_port}\n")
-        for title, event_file, outcome, ok in scenarios(box):
-            if ok:
-                passed += 1
-            else:
-                failed += 1
+            say(f"Tollgate sandbox: AWS at {box.url} (moto and the stand-in), functions under cargo lambda watch on 127.0.0.1:{box.invoke_port}",
+                f"function log: {log}", "", LEGEND, "")
+        play = Play(box)
+        for story in stories:
             if mode == "run":
-                mark = "✔" if ok else "✘ unexpected"
-                detail = outcome.detail.replace("\n", "\n      ")
-                print(f"▶ {title}\n  event: events/{event_file}\n  {mark} job {outcome.kind}: {detail}\n")
-            else:
-                print(f"{'ok' if ok else 'FAIL'} - e2e: {title}" + ("" if ok else f"\n    got {outcome.kind}: {outcome.detail}"))
-        if failed:
-            tail = "\n".join(box.logs().splitlines()[-40:])
-            print(f"\n--- last lines of cargo lambda watch ---\n{tail}", file=sys.stderr)
-    print(f"\n{mode}: {passed} passed, {failed} failed")
+                say(f"── story {story.name}: {story.summary}", "")
+            for result in played(story, play):
+                passed, failed = passed + result.ok, failed + (not result.ok)
+                print_result(result, mode, log, "" if result.ok else box.log_tail(20))
+        result = log_check(play, log)
+        passed, failed = passed + result.ok, failed + (not result.ok)
+        if mode == "run":
+            say("── after every story", "")
+        print_result(result, mode, log, "" if result.ok else box.log_tail(20))
+    say(f"{mode}: {passed} passed, {failed} failed" + (f" (function log: {log})" if failed else ""))
     return 1 if failed else 0
 
 
+def played(story, play: Play):
+    """A story's results as they come; a story that breaks off is one failed result, and the next
+    story still runs."""
+    try:
+        yield from story.play(play)
+    except Stopped:
+        raise
+    except Exception as error:  # noqa: BLE001 (reported as a failed scenario)
+        yield play.result(f"story {story.name} broke off", "error", f"{type(error).__name__}: {error}", False,
+                          "the story plays to its end")
+
+
+# ----------------------------------------------------------------------------- serve
+def wait_for_stop() -> None:
+    while True:
+        signal.pause()
+
+
+def refuse_second_sandbox() -> None:
+    other = running_sandbox()
+    if other and other.get("pid") != os.getpid():
+        raise SystemExit(f"a sandbox is already up (pid {other['pid']}, {other['url']}); scripts/invoke.sh uses it. "
+                         f"Stop it first (kill {other['pid']}) to start another.")
+
+
+def serve_functions(functions: list[str]) -> int:
+    """run --serve: the sandbox, the sample resources and the functions, until Ctrl-C/SIGTERM/SIGHUP."""
+    from sandboxlib.box import Sandbox
+
+    refuse_second_sandbox()
+    with Sandbox(functions=functions, log_kind="serve") as box:
+        box.seed_samples()
+        state = box.write_state()
+        url, port = box.url, box.invoke_port
+        say(f"Tollgate sandbox is up; Ctrl-C stops it and everything it started.",
+            "",
+            f"  AWS endpoint   {url}   (moto, plus the stand-in for AWS Health, CodePipeline job results,",
+            "                 CloudFormation drift detection, and CloudWatch's CBOR protocol)",
+            f"                 AWS_ENDPOINT_URL={url} AWS_REGION={REGION} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+            f"  resources      table {box.table}; stacks orders-api, orders-network; alarm tollgate-demo-api-5xx (OK)",
+            f"  functions      {', '.join(functions)} under cargo lambda watch:",
+            f"                 POST http://127.0.0.1:{port}/2015-03-31/functions/<function>/invocations",
+            f"  function log   {relative(box.log_path)}",
+            f"  state file     {relative(state)} (scripts/invoke.sh finds this sandbox through it)",
+            "",
+            "Invoke a function with an event of your own, against this sandbox:",
+            f"  scripts/invoke.sh {functions[0]} events/{sample_event(functions[0])}",
+            f"  curl -s http://127.0.0.1:{port}/2015-03-31/functions/{functions[0]}/invocations -d @events/{sample_event(functions[0])}",
+            "What the pipeline would see (job results), and changing what the stand-in answers:",
+            f"  curl -s {url}/_tollgate/state",
+            f"  curl -s {url}/_tollgate/fake -d '{{\"health_error\": [400, \"SubscriptionRequiredException\", \"no support plan\"]}}'",
+            f"  curl -s {url}/_tollgate/fake -d '{{\"health_error\": null, \"codepipeline_outage\": false}}'",
+            "")
+        wait_for_stop()
+    return 0
+
+
+def sample_event(function: str) -> str:
+    return {"health-gate": "health-gate.healthy.json", "drift-gate": "drift-gate.one-stack.json"}.get(
+        function, f"{function}.schedule.json" if function == "drift-callback" else "")
+
+
+def cmd_serve(args) -> int:
+    """serve: the AWS endpoint only. Its URL is the first line on stdout; nothing else goes there."""
+    from sandboxlib.box import Sandbox
+
+    if args.parent_pid:
+        watch_parent(args.parent_pid)
+    with Sandbox(watch=False) as box:
+        print(box.url, flush=True)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)  # the reader may go away; never write to its pipe again
+        os.close(devnull)
+        wait_for_stop()
+    return 0
+
+
+# ----------------------------------------------------------------------------- invoke
+def read_event(source: str) -> tuple[bytes, str]:
+    if source == "-":
+        raw, label = sys.stdin.buffer.read(), "an event from stdin"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise SystemExit(f"no event file {source}")
+        raw, label = path.read_bytes(), relative(path)
+    try:
+        json.loads(raw)
+    except ValueError as error:
+        raise SystemExit(f"{label} is not JSON: {error}")
+    return raw, label
+
+
+def known_functions() -> dict[str, str]:
+    """Every function template.yaml declares; the built-in list when PyYAML is not at hand."""
+    try:
+        from sandboxlib.template import functions
+    except ImportError:
+        return FUNCTIONS
+    return functions()
+
+
+def cmd_invoke(args) -> int:
+    if args.function not in known_functions():
+        raise SystemExit(f"unknown function {args.function}; functions: {', '.join(known_functions())}")
+    event, label = read_event(args.event)
+    if not args.no_build:
+        build([args.function])
+    binary = target_dir() / "debug" / args.function
+    if not binary.exists():
+        raise SystemExit(f"{relative(binary)} is not built: run cargo build --bin {args.function}")
+
+    from sandboxlib.box import Sandbox
+    from sandboxlib.runtime import invoke_binary
+
+    state = running_sandbox()
+    if state and ping(state["url"]):
+        box = Sandbox.attached(state)
+        where = f"the sandbox scripts/run.sh --serve keeps up (pid {state['pid']})"
+        return invoke_once(box, args.function, event, label, where, invoke_binary)
+    with Sandbox(watch=False) as box:
+        box.seed_samples()
+        where = "a sandbox started for this call (with the sample events' stacks and alarm), stopped after it"
+        return invoke_once(box, args.function, event, label, where, invoke_binary)
+
+
+def ping(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_tollgate/ping", timeout=2) as response:
+            return response.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def invoke_once(box, function: str, event: bytes, label: str, where: str, invoke_binary) -> int:
+    env = box.lambda_env(function)
+    log = new_log(f"invoke-{function}", keep=10)
+    err(f"invoking {function} ({env['AWS_LAMBDA_FUNCTION_NAME']}) with {label}",
+        f"AWS: {box.url}, {where}")
+    job_id = None
+    try:
+        parsed = json.loads(event)
+        job_id = parsed.get("CodePipeline.job", {}).get("id") if isinstance(parsed, dict) else None
+    except (ValueError, AttributeError):
+        pass
+    if job_id and job_result(box.url, job_id):
+        err(f"note: job {job_id} already has a result in this sandbox, so this is a second delivery of the same job"
+            " (give the event another job id for a new job)")
+    result = invoke_binary(target_dir() / "debug" / function, env, event, box.function_arn(function),
+                           box.function_timeout(function), log)
+    err(f"--- function log ({relative(log)}) ---", log.read_text(errors="replace").rstrip())
+    err("--- outcome ---")
+    took = f"{result.duration_ms:.0f} ms"
+    if result.kind == "response":
+        err(f"the function returned a result in {took}")
+    elif result.kind in ("error", "init-error"):
+        err(f"the function reported {'a start-up' if result.kind == 'init-error' else 'an'} error after {took} (Lambda would count an Errors metric)")
+    else:
+        err(f"{result.payload}")
+    if job_id:
+        outcome, detail = job_outcome(job_result(box.url, job_id))
+        err(f"pipeline job {job_id}: {outcome}: {detail}")
+    err("--- result ---")
+    print(json.dumps(result.payload, indent=2) if not isinstance(result.payload, str) else result.payload, flush=True)
+    return 0 if result.kind == "response" else 1
+
+
+def job_result(url: str, job_id: str):
+    try:
+        with urllib.request.urlopen(f"{url}/_tollgate/jobs/{job_id}", timeout=5) as response:
+            found = json.loads(response.read())
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+    return (found["result"], found["request"]) if found.get("result") else None
+
+
+# ----------------------------------------------------------------------------- command line
+def parser() -> argparse.ArgumentParser:
+    stories = ", ".join(STORIES)
+    top = argparse.ArgumentParser(prog="sandbox.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = top.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="tell the stories (scripts/run.sh)",
+                              description="Runs Tollgate locally against the sandbox and tells what each function does with the sample events.")
+    run.add_argument("--only", action="append", metavar="STORY", help=f"tell only this story (repeatable, or comma-separated): {stories}")
+    run.add_argument("--list", action="store_true", help="list the stories and exit")
+    run.add_argument("--serve", action="store_true",
+                     help="tell no story: keep the sandbox and the functions up, with the sample events' resources, until Ctrl-C")
+    run.add_argument("--no-build", action="store_true", help="use the binaries already built")
+
+    e2e = commands.add_parser("e2e", help="the stories as tests (scripts/test.sh)")
+    e2e.add_argument("--only", action="append", metavar="STORY", help=f"only this story: {stories}")
+
+    invoke = commands.add_parser("invoke", help="run one function with one event (scripts/invoke.sh)")
+    invoke.add_argument("function", help="a function template.yaml declares: " + ", ".join(FUNCTIONS))
+    invoke.add_argument("event", help="a JSON event file, or - for stdin")
+    invoke.add_argument("--no-build", action="store_true", help="use the binary already built")
+
+    serve = commands.add_parser("serve", help="only the AWS endpoint; prints its URL")
+    serve.add_argument("--parent-pid", type=int, help="stop when this process ends")
+    for command in (run, e2e, invoke):
+        # scripts/run.sh and scripts/invoke.sh check their arguments with this before installing anything
+        command.add_argument("--check-args", action="store_true", help=argparse.SUPPRESS)
+    return top
+
+
+def check_args(args) -> int:
+    """Validates arguments with nothing installed yet (any Python 3.11); `run --list` answers too."""
+    if args.command in ("run", "e2e"):
+        selected_stories(args.only)
+        if getattr(args, "list", False):
+            return cmd_run(args, args.command)
+    elif args.command == "invoke":
+        if args.function not in known_functions():
+            raise SystemExit(f"unknown function {args.function}; functions: {', '.join(known_functions())}")
+        if args.event != "-":
+            read_event(args.event)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "check_args", False):
+        return check_args(args)
+    quiet = args.command == "serve"
+    stop_on_signals()
+    try:
+        if args.command in ("run", "e2e"):
+            return cmd_run(args, args.command)
+        if args.command == "invoke":
+            return cmd_invoke(args)
+        return cmd_serve(args)
+    except Stopped as stop:
+        if not quiet:
+            err(f"\nstopped by {stop}: the sandbox and everything it started are shut down")
+        return stop.exit_status
+    except BrokenPipeError:
+        return 1
+    except Exception as error:  # noqa: BLE001 (one readable line; TOLLGATE_DEBUG=1 for the traceback)
+        if os.environ.get("TOLLGATE_DEBUG"):
+            raise
+        err(f"sandbox.py {args.command}: {type(error).__name__}: {error}",
+            "(everything it started is stopped; TOLLGATE_DEBUG=1 shows the traceback)")
+        return 1
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] not in ("run", "e2e"):
-        print(__doc__, file=sys.stderr)
-        sys.exit(2)
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main())

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# The README's test command: formatting, lints, unit + moto-backed integration tests, end-to-end
-# tests of the binaries under cargo lambda watch, and template linting. Installs its own pinned
-# tools into .tools/ first; every server it starts binds to 127.0.0.1 and is stopped on exit.
+# The README's test command: formatting, lints, unit + integration tests (against the local AWS
+# sandbox: moto behind the stand-in's front), end-to-end tests of the binaries under cargo lambda
+# watch, the sandbox's own tests (its front; clean shutdown), and template linting. Installs its
+# own pinned tools into .tools/ first; every server it starts binds to 127.0.0.1 and is stopped
+# on exit.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 step() { printf '\n==> %s\n' "$*"; }
 
-for tool in cargo cargo-fmt cargo-clippy python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: install the Rust toolchain (with rustfmt and clippy) and Python 3" >&2; exit 1; }
+for tool in cargo cargo-fmt cargo-clippy; do
+  "$tool" --version >/dev/null 2>&1 || { echo "missing $tool: install the Rust toolchain (https://rustup.rs) with rustfmt and clippy" >&2; exit 1; }
 done
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
+  || { echo "needs Python 3.11 or newer as python3 (found: $(python3 --version 2>&1 || echo none))" >&2; exit 1; }
 
 step "tools (pinned, into .tools/)"
 scripts/tools.sh
@@ -20,12 +24,30 @@ cargo fmt --all --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "unit and integration tests (moto on 127.0.0.1)"
-cargo test --workspace --locked
+step "unit and integration tests (against the sandbox: moto and the stand-in, on 127.0.0.1)"
+# One sandbox for every test binary (each would otherwise start its own); it also stops by itself
+# if this script dies, since it watches this shell's pid.
+coproc SANDBOX { exec .tools/sandbox/bin/python scripts/sandbox.py serve --parent-pid $$; }
+sandbox_pid=$SANDBOX_PID
+trap 'kill "$sandbox_pid" 2>/dev/null || true' EXIT
+if ! read -r -t 60 sandbox_url <&"${SANDBOX[0]}" || [[ "$sandbox_url" != http://127.0.0.1:* ]]; then
+  echo "the sandbox did not start (scripts/sandbox.py serve); its errors are above" >&2
+  exit 1
+fi
+TOLLGATE_SANDBOX_URL=$sandbox_url cargo test --workspace --locked
+kill "$sandbox_pid" 2>/dev/null || true
+wait "$sandbox_pid" 2>/dev/null || true
 
-step "end-to-end: the Lambda binaries under cargo lambda watch, against moto"
+step "end-to-end: the Lambda binaries under cargo lambda watch, against the sandbox"
 cargo build --workspace --bins --locked
 .tools/sandbox/bin/python scripts/sandbox.py e2e
+
+step "the approval page in headless Chromium (installs chromium, chromium-driver and selenium, pinned, if missing)"
+scripts/browser_test.sh
+
+step "the sandbox: its front answers as AWS does, and it shuts down cleanly on SIGTERM, SIGINT and SIGHUP"
+.tools/sandbox/bin/python scripts/test_front.py
+.tools/sandbox/bin/python scripts/test_shutdown.py
 
 step "template: cfn-lint and sam validate --lint"
 .tools/sam/bin/cfn-lint template.yaml

@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, SdkConfig, retry::RetryConfig};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::config::{ConfigError, Env, parsed_or};
 
@@ -36,9 +38,21 @@ pub async fn load(env: &impl Env) -> Result<SdkConfig, ConfigError> {
         .await)
 }
 
-/// Formats an SDK error with its whole cause chain (error code and message included), for
-/// messages shown to people.
-pub fn error_text(err: &(dyn std::error::Error + 'static)) -> String {
+/// Formats an SDK error for messages shown to people: `Code: message` when AWS answered with an
+/// error, else the cause chain (network failures, timeouts), never the raw HTTP response.
+pub fn error_text<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    if let SdkError::ServiceError(ctx) = err {
+        let service = ctx.err();
+        match (service.code(), service.message()) {
+            (Some(code), Some(message)) => return format!("{code}: {message}"),
+            (Some(code), None) => return code.to_string(),
+            _ => {}
+        }
+    }
     aws_smithy_types::error::display::DisplayErrorContext(err).to_string()
 }
 

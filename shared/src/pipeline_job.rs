@@ -218,7 +218,7 @@ fn report_error<E>(
     classify: impl Fn(&E) -> Option<Rejection>,
 ) -> ReportError
 where
-    E: std::error::Error + 'static,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
     match err.as_service_error().and_then(&classify) {
         Some(Rejection::AlreadyFinished) => ReportError::AlreadyFinished(job_id.to_string()),

@@ -193,7 +193,10 @@ impl DynamoStateStore {
     }
 }
 
-fn sdk_error<E: std::error::Error + 'static>(err: SdkError<E>) -> StateError {
+fn sdk_error<E>(err: SdkError<E>) -> StateError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+{
     StateError::Sdk(error_text(&err))
 }
 

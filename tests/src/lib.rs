@@ -1,14 +1,15 @@
-//! Test support: a moto server on 127.0.0.1 that starts itself, SDK config pointed at it, and
-//! mocked clients for the APIs moto lacks.
+//! Test support: the local AWS sandbox on 127.0.0.1 (moto behind a front that also answers what
+//! moto lacks) that starts itself, SDK config pointed at it, and mocked clients.
 
+pub mod health;
 pub mod mocks;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -22,64 +23,65 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// The moto endpoint for this test process: `TOLLGATE_MOTO_URL` when the test script started
-/// one, otherwise a moto server this process starts on a free 127.0.0.1 port. A watchdog shell
-/// stops that server as soon as the test process exits.
+/// The sandbox endpoint for this test process: moto behind the sandbox's front, which also answers
+/// AWS Health, CodePipeline job results and CloudFormation drift detection, and translates
+/// CloudWatch's CBOR protocol for moto. `TOLLGATE_SANDBOX_URL` when the test script started one
+/// (`TOLLGATE_MOTO_URL`, its former name, is still read), otherwise one this process starts with
+/// `scripts/sandbox.py serve` on a free 127.0.0.1 port, which stops when this process exits.
 pub fn moto_endpoint() -> &'static str {
     static ENDPOINT: OnceLock<String> = OnceLock::new();
-    ENDPOINT.get_or_init(|| match std::env::var("TOLLGATE_MOTO_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => start_moto(),
+    ENDPOINT.get_or_init(|| {
+        ["TOLLGATE_SANDBOX_URL", "TOLLGATE_MOTO_URL"]
+            .iter()
+            .filter_map(|name| std::env::var(name).ok())
+            .find(|url| !url.is_empty())
+            .unwrap_or_else(start_sandbox)
     })
 }
 
-fn moto_binary() -> PathBuf {
-    match std::env::var_os("TOLLGATE_MOTO_SERVER") {
+/// The sandbox venv's Python (`scripts/tools.sh` makes it), or `TOLLGATE_SANDBOX_PYTHON`.
+fn sandbox_python() -> PathBuf {
+    match std::env::var_os("TOLLGATE_SANDBOX_PYTHON") {
         Some(path) => PathBuf::from(path),
-        None => workspace_root().join(".tools/sandbox/bin/moto_server"),
+        None => workspace_root().join(".tools/sandbox/bin/python"),
     }
 }
 
-// The watchdog outlives this function on purpose: it ends (and stops moto) when the test process does.
+// The sandbox outlives this function on purpose: it watches this process and stops when it ends.
 #[allow(clippy::zombie_processes)]
-fn start_moto() -> String {
-    let binary = moto_binary();
+fn start_sandbox() -> String {
+    let python = sandbox_python();
     assert!(
-        binary.exists(),
-        "moto server not found at {}: run scripts/tools.sh (the README's test command does it for you)",
-        binary.display()
+        python.exists(),
+        "the sandbox's Python is not at {}: run scripts/tools.sh (the README's test command does it for you)",
+        python.display()
     );
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1");
-    let log = std::env::temp_dir().join(format!("tollgate-moto-{port}.log"));
-    // The watchdog polls this process and stops moto when it is gone, so no server outlives the tests.
-    let script = r#"parent=$1; "$2" -H 127.0.0.1 -p "$3" >"$4" 2>&1 & moto=$!
-while kill -0 "$parent" 2>/dev/null && kill -0 "$moto" 2>/dev/null; do sleep 0.2; done
-kill "$moto" 2>/dev/null; wait "$moto" 2>/dev/null"#;
-    Command::new("sh")
-        .args(["-c", script, "tollgate-moto-watchdog"])
+    let mut child = Command::new(&python)
+        .arg(workspace_root().join("scripts/sandbox.py"))
+        .args(["serve", "--parent-pid"])
         .arg(std::process::id().to_string())
-        .arg(&binary)
-        .arg(port.to_string())
-        .arg(&log)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
         .spawn()
-        .expect("start moto server");
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let started = Instant::now();
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "moto did not start on {addr} within 60s; see {}",
-            log.display()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    format!("http://{addr}")
+        .expect("start the sandbox (scripts/sandbox.py serve)");
+    // Its first line on stdout is its URL; it writes nothing else there.
+    let stdout = child.stdout.take().expect("the sandbox's stdout");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = sender.send(line);
+    });
+    let line = receiver
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_default();
+    let url = line.trim().to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "the sandbox did not start within 60s (scripts/sandbox.py serve printed {line:?}; its errors, if any, are above)"
+    );
+    url
 }
 
 /// SDK configuration for moto: its endpoint, dummy credentials, us-east-1, and one attempt per

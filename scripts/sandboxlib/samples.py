@@ -1,0 +1,36 @@
+"""The sample events in events/ and what they refer to. Standard library only."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from .paths import ROOT
+
+# Secrets in the sample events that must never reach a log line.
+SAMPLE_SECRETS = ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "FwoGZXIvYXdzEXAMPLESESSIONTOKEN")
+# The sample events' resources: stacks, and the alarm health-gate.alarms.json watches.
+SAMPLE_STACKS = ("orders-api", "orders-network")
+SAMPLE_ALARM = "tollgate-demo-api-5xx"
+
+
+def sample(name: str, job_id: str | None = None) -> dict:
+    """A sample event from events/; a pipeline job gets a fresh job id (each run is a new job)."""
+    event = json.loads((ROOT / "events" / name).read_text())
+    if "CodePipeline.job" in event:
+        event["CodePipeline.job"]["id"] = job_id or str(uuid.uuid4())
+    return event
+
+
+def health_issue(service: str, region: str) -> dict:
+    """An open AWS Health issue, shaped as DescribeEvents returns it."""
+    return {
+        "arn": f"arn:aws:health:{region}::event/{service}/AWS_{service}_OPERATIONAL_ISSUE/AWS_{service}_OPERATIONAL_ISSUE_DEMO",
+        "service": service, "eventTypeCode": f"AWS_{service}_OPERATIONAL_ISSUE", "eventTypeCategory": "issue",
+        "region": region, "startTime": 1795000000.0, "statusCode": "open",
+    }
+
+
+def job_id_of(event) -> str | None:
+    job = event.get("CodePipeline.job") if isinstance(event, dict) else None
+    return job.get("id") if isinstance(job, dict) else None
