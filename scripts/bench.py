@@ -31,6 +31,7 @@ FUNCTIONS = {
     "health-gate": ("HealthGateFunction", "health-gate.healthy.json"),
     "drift-gate": ("DriftGateFunction", "drift-gate.one-stack.json"),
     "drift-callback": ("DriftCallbackFunction", "drift-callback.in-sync.json"),
+    "job-dead-letter": ("JobDeadLetterFunction", "job-dead-letter.retries-exhausted.json"),
 }
 BUDGET = {"size_mb": 10.0, "zip_mb": 4.0, "cold_ms": 30.0, "rss_mb": 24.0}
 

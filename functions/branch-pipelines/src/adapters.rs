@@ -1,0 +1,475 @@
+//! Adapters behind small traits: `Stacks` (CloudFormation and S3 emptying), `BranchSource` (GitHub, CodeCommit), `SecretSource` (Secrets Manager).
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use aws_sdk_cloudformation::types::{Capability, Parameter, Tag};
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::error::operation::BuildError;
+
+use crate::events::Source;
+
+/// A CloudFormation or S3 call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{action} failed: {reason}")]
+pub struct AwsError {
+    pub action: String,
+    pub reason: String,
+}
+
+/// `Code: message` when AWS answered with an error, else the cause chain.
+fn error_text<E, R>(err: &aws_sdk_cloudformation::error::SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    if let Some(service) = err.as_service_error()
+        && let Some(code) = service.code()
+    {
+        return format!("{code}: {}", service.message().unwrap_or_default());
+    }
+    aws_smithy_types::error::display::DisplayErrorContext(err).to_string()
+}
+
+fn aws_error<E, R>(
+    action: impl Into<String>,
+    err: &aws_sdk_cloudformation::error::SdkError<E, R>,
+) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    AwsError {
+        action: action.into(),
+        reason: error_text(err),
+    }
+}
+
+fn build_error(action: &str, err: BuildError) -> AwsError {
+    AwsError {
+        action: action.into(),
+        reason: err.to_string(),
+    }
+}
+
+/// A stack as the handler sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackInfo {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub tags: HashMap<String, String>,
+    /// Epoch seconds.
+    pub created: i64,
+}
+
+/// What to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewStack {
+    pub name: String,
+    pub template_url: String,
+    pub parameters: Vec<(String, String)>,
+    pub tags: Vec<(String, String)>,
+    pub role_arn: Option<String>,
+    /// Idempotency token: a repeated call with it creates nothing more.
+    pub token: String,
+}
+
+/// CloudFormation stacks and the S3 buckets they own.
+pub trait Stacks: Send + Sync {
+    /// The live stack of that name (none when absent or `DELETE_COMPLETE`).
+    fn find(&self, name: &str) -> impl Future<Output = Result<Option<StackInfo>, AwsError>> + Send;
+    /// Every live stack whose name starts with `prefix`.
+    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<StackInfo>, AwsError>> + Send;
+    /// Creates the stack; returns its id. An existing stack of that name is not an error: its id
+    /// is returned.
+    fn create(&self, stack: &NewStack) -> impl Future<Output = Result<String, AwsError>> + Send;
+    /// Deletes every object version of every `AWS::S3::Bucket` of the stack; returns the buckets.
+    fn empty_buckets(
+        &self,
+        stack_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    fn delete(
+        &self,
+        stack_id: &str,
+        role_arn: Option<&str>,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// The production [`Stacks`].
+#[derive(Debug, Clone)]
+pub struct AwsStacks {
+    pub cloudformation: aws_sdk_cloudformation::Client,
+    pub s3: aws_sdk_s3::Client,
+}
+
+fn stack_info(stack: &aws_sdk_cloudformation::types::Stack) -> StackInfo {
+    StackInfo {
+        id: stack.stack_id().unwrap_or_default().to_string(),
+        name: stack.stack_name().unwrap_or_default().to_string(),
+        status: stack
+            .stack_status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        tags: stack
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect(),
+        created: stack.creation_time().map(|t| t.secs()).unwrap_or(0),
+    }
+}
+
+impl Stacks for AwsStacks {
+    async fn find(&self, name: &str) -> Result<Option<StackInfo>, AwsError> {
+        match self
+            .cloudformation
+            .describe_stacks()
+            .stack_name(name)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .stacks()
+                .iter()
+                .map(stack_info)
+                .find(|s| s.status != "DELETE_COMPLETE")),
+            Err(e) if error_text(&e).contains("does not exist") => Ok(None),
+            Err(e) => Err(aws_error(format!("DescribeStacks {name}"), &e)),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<StackInfo>, AwsError> {
+        let mut stacks = Vec::new();
+        let mut pages = self
+            .cloudformation
+            .describe_stacks()
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("DescribeStacks", &e))?;
+            stacks.extend(
+                page.stacks()
+                    .iter()
+                    .map(stack_info)
+                    .filter(|s| s.name.starts_with(prefix) && s.status != "DELETE_COMPLETE"),
+            );
+        }
+        Ok(stacks)
+    }
+
+    async fn create(&self, stack: &NewStack) -> Result<String, AwsError> {
+        let mut request = self
+            .cloudformation
+            .create_stack()
+            .stack_name(&stack.name)
+            .template_url(&stack.template_url)
+            .client_request_token(&stack.token)
+            .capabilities(Capability::CapabilityIam)
+            .capabilities(Capability::CapabilityNamedIam)
+            .capabilities(Capability::CapabilityAutoExpand)
+            .set_role_arn(stack.role_arn.clone());
+        for (k, v) in &stack.parameters {
+            request = request.parameters(
+                Parameter::builder()
+                    .parameter_key(k)
+                    .parameter_value(v)
+                    .build(),
+            );
+        }
+        for (k, v) in &stack.tags {
+            request = request.tags(Tag::builder().key(k).value(v).build());
+        }
+        match request.send().await {
+            Ok(out) => Ok(out.stack_id().unwrap_or_default().to_string()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_already_exists_exception()) =>
+            {
+                Ok(self
+                    .find(&stack.name)
+                    .await?
+                    .map(|s| s.id)
+                    .unwrap_or_default())
+            }
+            Err(e) => Err(aws_error(format!("CreateStack {}", stack.name), &e)),
+        }
+    }
+
+    async fn empty_buckets(&self, stack_id: &str) -> Result<Vec<String>, AwsError> {
+        let resources = self
+            .cloudformation
+            .describe_stack_resources()
+            .stack_name(stack_id)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("DescribeStackResources {stack_id}"), &e))?;
+        let buckets: Vec<String> = resources
+            .stack_resources()
+            .iter()
+            .filter(|r| r.resource_type() == Some("AWS::S3::Bucket"))
+            .filter_map(|r| r.physical_resource_id().map(str::to_string))
+            .collect();
+        for bucket in &buckets {
+            self.empty_bucket(bucket).await?;
+        }
+        Ok(buckets)
+    }
+
+    async fn delete(&self, stack_id: &str, role_arn: Option<&str>) -> Result<(), AwsError> {
+        self.cloudformation
+            .delete_stack()
+            .stack_name(stack_id)
+            .set_role_arn(role_arn.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("DeleteStack {stack_id}"), &e))?;
+        Ok(())
+    }
+}
+
+impl AwsStacks {
+    async fn empty_bucket(&self, bucket: &str) -> Result<(), AwsError> {
+        loop {
+            let listed = match self.s3.list_object_versions().bucket(bucket).send().await {
+                Ok(listed) => listed,
+                // Already gone (deleted by hand, or never created): nothing to empty.
+                Err(e) if error_text(&e).contains("NoSuchBucket") => return Ok(()),
+                Err(e) => return Err(aws_error(format!("ListObjectVersions {bucket}"), &e)),
+            };
+            let mut ids = Vec::new();
+            let versions = listed
+                .versions()
+                .iter()
+                .map(|v| (v.key(), v.version_id()))
+                .chain(
+                    listed
+                        .delete_markers()
+                        .iter()
+                        .map(|m| (m.key(), m.version_id())),
+                );
+            for (key, version) in versions {
+                let Some(key) = key else { continue };
+                let id = ObjectIdentifier::builder()
+                    .key(key)
+                    .set_version_id(version.map(str::to_string))
+                    .build()
+                    .map_err(|e| build_error("ObjectIdentifier", e))?;
+                ids.push(id);
+            }
+            if ids.is_empty() {
+                return Ok(());
+            }
+            let delete = Delete::builder()
+                .set_objects(Some(ids))
+                .quiet(true)
+                .build()
+                .map_err(|e| build_error("Delete", e))?;
+            let out = self
+                .s3
+                .delete_objects()
+                .bucket(bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| aws_error(format!("DeleteObjects {bucket}"), &e))?;
+            if let Some(first) = out.errors().first() {
+                return Err(AwsError {
+                    action: format!("DeleteObjects {bucket}"),
+                    reason: format!(
+                        "{} errors, first: {} {}",
+                        out.errors().len(),
+                        first.key().unwrap_or_default(),
+                        first.message().unwrap_or_default()
+                    ),
+                });
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------- branches
+
+/// Whether a branch still exists, and a repository's default branch.
+pub trait BranchSource: Send + Sync {
+    /// `Ok(false)` only when the repository is visible and the branch is not in it.
+    fn exists(
+        &self,
+        source: Source,
+        repository: &str,
+        branch: &str,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+    /// A CodeCommit repository's default branch (`None` when it has none yet).
+    fn default_branch(
+        &self,
+        repository: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+}
+
+/// The production [`BranchSource`]: CodeCommit's GetRepository/GetBranch and GitHub's REST API.
+#[derive(Debug, Clone)]
+pub struct Branches {
+    pub codecommit: aws_sdk_codecommit::Client,
+    pub github: octocrab::Octocrab,
+}
+
+/// Path segments for GitHub's API: everything but unreserved characters and `/` percent-encoded.
+fn encode_path(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn is_not_found(err: &octocrab::Error) -> bool {
+    matches!(err, octocrab::Error::GitHub { source, .. } if source.status_code.as_u16() == 404)
+}
+
+impl Branches {
+    async fn github_exists(&self, repository: &str, branch: &str) -> Result<bool, AwsError> {
+        let error = |what: &str, e: &octocrab::Error| AwsError {
+            action: format!("GitHub {what}"),
+            reason: e.to_string(),
+        };
+        let repo_route = format!("/repos/{}", encode_path(repository));
+        // A repository we cannot see is not evidence that the branch is gone: fail closed.
+        self.github
+            .get::<serde_json::Value, _, ()>(&repo_route, None)
+            .await
+            .map_err(|e| error(&format!("repository {repository}"), &e))?;
+        let route = format!("{repo_route}/branches/{}", encode_path(branch));
+        match self
+            .github
+            .get::<serde_json::Value, _, ()>(&route, None)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(error(&format!("branch {branch}"), &e)),
+        }
+    }
+}
+
+impl BranchSource for Branches {
+    async fn exists(
+        &self,
+        source: Source,
+        repository: &str,
+        branch: &str,
+    ) -> Result<bool, AwsError> {
+        match source {
+            Source::GitHub => self.github_exists(repository, branch).await,
+            Source::CodeCommit => {
+                match self
+                    .codecommit
+                    .get_branch()
+                    .repository_name(repository)
+                    .branch_name(branch)
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(true),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_branch_does_not_exist_exception()) =>
+                    {
+                        Ok(false)
+                    }
+                    Err(e) => Err(aws_error(format!("GetBranch {repository} {branch}"), &e)),
+                }
+            }
+        }
+    }
+
+    async fn default_branch(&self, repository: &str) -> Result<Option<String>, AwsError> {
+        let out = self
+            .codecommit
+            .get_repository()
+            .repository_name(repository)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("GetRepository {repository}"), &e))?;
+        Ok(out
+            .repository_metadata()
+            .and_then(|m| m.default_branch())
+            .map(str::to_string))
+    }
+}
+
+// ---------------------------------------------------------------------------- secrets
+
+/// Where the webhook secret comes from.
+pub trait SecretSource: Send + Sync {
+    fn webhook_secret(&self) -> impl Future<Output = Result<Vec<u8>, AwsError>> + Send;
+}
+
+/// A fixed secret (tests).
+#[derive(Debug, Clone)]
+pub struct FixedSecret(pub Vec<u8>);
+
+impl SecretSource for FixedSecret {
+    async fn webhook_secret(&self) -> Result<Vec<u8>, AwsError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// [`SecretSource`] reading a Secrets Manager secret once per cold start.
+#[derive(Debug)]
+pub struct SecretsManagerSecret {
+    client: aws_sdk_secretsmanager::Client,
+    secret_id: String,
+    cached: tokio::sync::OnceCell<Vec<u8>>,
+}
+
+impl SecretsManagerSecret {
+    pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
+        SecretsManagerSecret {
+            client,
+            secret_id: secret_id.into(),
+            cached: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The secret's text (also used for the optional GitHub token).
+    pub async fn text(&self) -> Result<String, AwsError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("GetSecretValue {}", self.secret_id), &e))?;
+        out.secret_string()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| AwsError {
+                action: format!("GetSecretValue {}", self.secret_id),
+                reason: "the secret has no SecretString".into(),
+            })
+    }
+}
+
+impl SecretSource for SecretsManagerSecret {
+    async fn webhook_secret(&self) -> Result<Vec<u8>, AwsError> {
+        self.cached
+            .get_or_try_init(|| async { self.text().await.map(String::into_bytes) })
+            .await
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_paths_keep_slashes_and_escape_the_rest() {
+        assert_eq!(encode_path("feature/a#b ü"), "feature/a%23b%20%C3%BC");
+    }
+}

@@ -1,0 +1,319 @@
+//! The three payload shapes (CodeCommit EventBridge event, GitHub webhook through the HTTP API, schedule) as one enum.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Where a repository lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    CodeCommit,
+    GitHub,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::CodeCommit => "codecommit",
+            Source::GitHub => "github",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Source> {
+        match text {
+            "codecommit" => Some(Source::CodeCommit),
+            "github" => Some(Source::GitHub),
+            _ => None,
+        }
+    }
+}
+
+/// What happened to a branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Created,
+    Deleted,
+    /// New commits: only refreshes the branch's last activity.
+    Updated,
+}
+
+/// One branch change, whatever the trigger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchChange {
+    pub change: Change,
+    pub source: Source,
+    /// CodeCommit: the repository name; GitHub: `owner/name`.
+    pub repository: String,
+    pub branch: String,
+    /// GitHub's payload names it; for CodeCommit it is looked up.
+    pub default_branch: Option<String>,
+    /// For de-duplication: the EventBridge event id or GitHub's delivery id.
+    pub event_id: String,
+}
+
+/// A GitHub webhook request, not yet verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRequest {
+    /// The raw body, as signed.
+    pub body: Vec<u8>,
+    pub signature: Option<String>,
+    pub event: Option<String>,
+    pub delivery: Option<String>,
+}
+
+/// Every payload this function answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    CodeCommit(BranchChange),
+    GitHub(WebhookRequest),
+    Sweep,
+    /// Understood but not for us (a tag reference, a commit on the default branch...).
+    Ignored(String),
+}
+
+/// A payload of none of the three shapes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unrecognised event: {0}")]
+pub struct UnknownEvent(pub String);
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CodeCommitDetail {
+    event: String,
+    #[serde(default)]
+    reference_type: String,
+    #[serde(default)]
+    reference_name: String,
+    repository_name: String,
+}
+
+/// Sorts a Lambda payload into one of the three triggers.
+pub fn classify(event: &Value) -> Result<Trigger, UnknownEvent> {
+    if event.get("requestContext").is_some() && event.get("headers").is_some() {
+        return webhook_request(event).map(Trigger::GitHub);
+    }
+    let source = event.get("source").and_then(Value::as_str);
+    let detail_type = tollgate::events::detail_type(event);
+    match (source, detail_type) {
+        (Some("aws.events"), Some("Scheduled Event")) => Ok(Trigger::Sweep),
+        (Some("aws.codecommit"), Some("CodeCommit Repository State Change")) => {
+            let parsed =
+                tollgate::events::parse::<CodeCommitDetail>(event).map_err(UnknownEvent)?;
+            let d = parsed.detail;
+            if d.reference_type != "branch" {
+                return Ok(Trigger::Ignored(format!(
+                    "{} reference, not a branch",
+                    d.reference_type
+                )));
+            }
+            let change = match d.event.as_str() {
+                "referenceCreated" => Change::Created,
+                "referenceDeleted" => Change::Deleted,
+                "referenceUpdated" => Change::Updated,
+                other => return Ok(Trigger::Ignored(format!("CodeCommit event {other}"))),
+            };
+            if d.reference_name.is_empty() {
+                return Err(UnknownEvent(
+                    "CodeCommit event without referenceName".into(),
+                ));
+            }
+            Ok(Trigger::CodeCommit(BranchChange {
+                change,
+                source: Source::CodeCommit,
+                repository: d.repository_name,
+                branch: d.reference_name,
+                default_branch: None,
+                event_id: parsed.id,
+            }))
+        }
+        _ => Err(UnknownEvent(format!(
+            "source {source:?}, detail-type {detail_type:?}"
+        ))),
+    }
+}
+
+fn webhook_request(event: &Value) -> Result<WebhookRequest, UnknownEvent> {
+    // HTTP API payload 2.0 lowercases header names; be lenient with other casings anyway.
+    let header = |name: &str| {
+        event
+            .get("headers")
+            .and_then(Value::as_object)
+            .and_then(|h| {
+                h.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .and_then(|(_, v)| v.as_str())
+                    .map(str::to_string)
+            })
+    };
+    let text = event.get("body").and_then(Value::as_str).unwrap_or("");
+    let body = if event
+        .get("isBase64Encoded")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        STANDARD
+            .decode(text)
+            .map_err(|e| UnknownEvent(format!("body is not base64: {e}")))?
+    } else {
+        text.as_bytes().to_vec()
+    };
+    Ok(WebhookRequest {
+        body,
+        signature: header("x-hub-signature-256"),
+        event: header("x-github-event"),
+        delivery: header("x-github-delivery"),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct GitHubRepository {
+    full_name: String,
+    #[serde(default)]
+    default_branch: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GitHubRefEvent {
+    #[serde(rename = "ref")]
+    reference: String,
+    #[serde(default)]
+    ref_type: String,
+    repository: GitHubRepository,
+}
+
+#[derive(Debug, Deserialize)]
+struct GitHubPush {
+    #[serde(rename = "ref")]
+    reference: String,
+    #[serde(default)]
+    deleted: bool,
+    repository: GitHubRepository,
+}
+
+/// What a verified GitHub delivery means for us.
+pub fn github_change(request: &WebhookRequest) -> Result<Option<BranchChange>, UnknownEvent> {
+    let event = request.event.as_deref().unwrap_or("");
+    let delivery = request.delivery.clone().unwrap_or_default();
+    let bad = |e: serde_json::Error| UnknownEvent(format!("GitHub {event} payload: {e}"));
+    let (change, reference, repository) = match event {
+        "create" | "delete" => {
+            let p: GitHubRefEvent = serde_json::from_slice(&request.body).map_err(bad)?;
+            if p.ref_type != "branch" {
+                return Ok(None);
+            }
+            let change = if event == "create" {
+                Change::Created
+            } else {
+                Change::Deleted
+            };
+            (change, p.reference, p.repository)
+        }
+        "push" => {
+            let p: GitHubPush = serde_json::from_slice(&request.body).map_err(bad)?;
+            match p.reference.strip_prefix("refs/heads/") {
+                Some(branch) if !p.deleted => (Change::Updated, branch.to_string(), p.repository),
+                _ => return Ok(None),
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(BranchChange {
+        change,
+        source: Source::GitHub,
+        repository: repository.full_name,
+        branch: reference,
+        default_branch: repository.default_branch,
+        event_id: format!("github-{delivery}"),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(name: &str) -> Value {
+        let path = format!(
+            "{}/../../events/branch-pipelines.{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn codecommit_samples_are_branch_changes() {
+        let Trigger::CodeCommit(created) = classify(&sample("codecommit-created")).unwrap() else {
+            panic!("not a CodeCommit change")
+        };
+        assert_eq!(created.change, Change::Created);
+        assert_eq!(created.branch, "feature/login-page");
+        assert_eq!(created.repository, "orders-api");
+        let Trigger::CodeCommit(deleted) = classify(&sample("codecommit-deleted")).unwrap() else {
+            panic!("not a CodeCommit change")
+        };
+        assert_eq!(deleted.change, Change::Deleted);
+    }
+
+    #[test]
+    fn schedule_sample_is_a_sweep() {
+        assert_eq!(classify(&sample("schedule")).unwrap(), Trigger::Sweep);
+    }
+
+    #[test]
+    fn github_sample_is_a_signed_create() {
+        let Trigger::GitHub(request) = classify(&sample("github-create")).unwrap() else {
+            panic!("not a webhook")
+        };
+        assert_eq!(request.event.as_deref(), Some("create"));
+        let change = github_change(&request).unwrap().unwrap();
+        assert_eq!(change.change, Change::Created);
+        assert_eq!(change.repository, "octo-org/orders-api");
+        assert_eq!(change.default_branch.as_deref(), Some("main"));
+        assert!(
+            crate::webhook::verify(
+                crate::SAMPLE_WEBHOOK_SECRET.as_bytes(),
+                &request.body,
+                request.signature.as_deref()
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn github_ping_and_tag_events_mean_nothing() {
+        let Trigger::GitHub(ping) = classify(&sample("github-ping")).unwrap() else {
+            panic!("not a webhook")
+        };
+        assert_eq!(github_change(&ping).unwrap(), None);
+        let tag = WebhookRequest {
+            body: br#"{"ref":"v1","ref_type":"tag","repository":{"full_name":"o/r"}}"#.to_vec(),
+            signature: None,
+            event: Some("create".into()),
+            delivery: None,
+        };
+        assert_eq!(github_change(&tag).unwrap(), None);
+    }
+
+    #[test]
+    fn base64_bodies_are_decoded_before_verification() {
+        let event = serde_json::json!({
+            "requestContext": {}, "headers": {"X-GitHub-Event": "ping"},
+            "body": STANDARD.encode("Hello, World!"), "isBase64Encoded": true
+        });
+        let Trigger::GitHub(request) = classify(&event).unwrap() else {
+            panic!("not a webhook")
+        };
+        assert_eq!(request.body, b"Hello, World!");
+        assert_eq!(request.event.as_deref(), Some("ping"));
+    }
+
+    #[test]
+    fn codecommit_tags_are_ignored_and_strangers_rejected() {
+        let tag = serde_json::json!({"id": "1", "source": "aws.codecommit",
+            "detail-type": "CodeCommit Repository State Change",
+            "detail": {"event": "referenceCreated", "referenceType": "tag", "referenceName": "v1", "repositoryName": "r"}});
+        assert!(matches!(classify(&tag).unwrap(), Trigger::Ignored(_)));
+        assert!(classify(&serde_json::json!({"hello": 1})).is_err());
+    }
+}

@@ -1,0 +1,485 @@
+//! The handler: classify the payload, decide (filters, naming, ownership), act through the adapters, report.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+use tollgate::state::{Record, StateError, StateStore, epoch_seconds, first_delivery};
+use tollgate::telemetry::emit_count;
+
+use crate::adapters::{AwsError, BranchSource, NewStack, SecretSource, StackInfo, Stacks};
+use crate::events::{
+    BranchChange, Change, Source, Trigger, UnknownEvent, WebhookRequest, classify, github_change,
+};
+use crate::filters::{BranchFilter, Verdict};
+use crate::naming::{stack_name, tag_decode, tag_encode};
+
+pub const TAG_MANAGED: &str = "tollgate:managed";
+pub const TAG_REPOSITORY: &str = "tollgate:repository";
+pub const TAG_BRANCH: &str = "tollgate:branch";
+pub const TAG_SOURCE: &str = "tollgate:source";
+
+/// How long a delivery id is remembered.
+const DEDUPE_TTL: Duration = Duration::from_secs(7 * 86_400);
+
+/// The function's settings (see `deps::settings` for the variables).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub prefix: String,
+    pub template_url: String,
+    pub role_arn: Option<String>,
+    pub filter: BranchFilter,
+    pub default_branch: String,
+    pub max_stacks: usize,
+    /// 0: idle stacks are kept.
+    pub ttl_days: u64,
+    pub empty_buckets: bool,
+}
+
+/// Everything the handler needs.
+pub struct Deps<St, S, B, K> {
+    pub settings: Settings,
+    pub store: St,
+    pub stacks: S,
+    pub branches: B,
+    pub secret: K,
+}
+
+/// Failures that leave the event unhandled (Lambda retries EventBridge deliveries twice; the
+/// HTTP API answers 500).
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error(transparent)]
+    Event(#[from] UnknownEvent),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+/// What was done about one branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Created { stack: String },
+    AlreadyExists { stack: String },
+    Skipped { reason: String },
+    Refused { reason: String },
+    Deleting { stack: String, emptied: Vec<String> },
+    NothingToDelete { stack: String },
+    NotOurs { stack: String, reason: String },
+    DeleteFailed { stack: String, reason: String },
+    Touched,
+    Duplicate,
+}
+
+impl Outcome {
+    pub fn to_json(&self) -> Value {
+        match self {
+            Outcome::Created { stack } => json!({"outcome": "created", "stack": stack}),
+            Outcome::AlreadyExists { stack } => {
+                json!({"outcome": "already-exists", "stack": stack})
+            }
+            Outcome::Skipped { reason } => json!({"outcome": "skipped", "reason": reason}),
+            Outcome::Refused { reason } => json!({"outcome": "refused", "reason": reason}),
+            Outcome::Deleting { stack, emptied } => {
+                json!({"outcome": "deleting", "stack": stack, "emptiedBuckets": emptied})
+            }
+            Outcome::NothingToDelete { stack } => {
+                json!({"outcome": "nothing-to-delete", "stack": stack})
+            }
+            Outcome::NotOurs { stack, reason } => {
+                json!({"outcome": "not-ours", "stack": stack, "reason": reason})
+            }
+            Outcome::DeleteFailed { stack, reason } => {
+                json!({"outcome": "delete-failed", "stack": stack, "reason": reason})
+            }
+            Outcome::Touched => json!({"outcome": "touched"}),
+            Outcome::Duplicate => json!({"outcome": "duplicate"}),
+        }
+    }
+}
+
+fn http(status: u16, body: Value) -> Value {
+    json!({
+        "statusCode": status,
+        "headers": {"content-type": "application/json"},
+        "body": body.to_string(),
+    })
+}
+
+/// The state record's key of a branch.
+pub fn record_key(repository: &str, branch: &str) -> (String, String) {
+    (format!("BRANCH#{repository}"), branch.to_string())
+}
+
+impl<St, S, B, K> Deps<St, S, B, K>
+where
+    St: StateStore,
+    S: Stacks,
+    B: BranchSource,
+    K: SecretSource,
+{
+    /// Answers any of the three payloads.
+    pub async fn handle(&self, event: Value) -> Result<Value, HandlerError> {
+        match classify(&event)? {
+            Trigger::CodeCommit(change) => Ok(self.change(&change).await?.to_json()),
+            Trigger::GitHub(request) => Ok(self.webhook(&request).await),
+            Trigger::Sweep => self.sweep().await,
+            Trigger::Ignored(reason) => {
+                tracing::info!(%reason, "event ignored");
+                Ok(json!({"outcome": "ignored", "reason": reason}))
+            }
+        }
+    }
+
+    async fn webhook(&self, request: &WebhookRequest) -> Value {
+        let secret = match self.secret.webhook_secret().await {
+            Ok(secret) => secret,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the webhook secret");
+                return http(500, json!({"message": "webhook secret unavailable"}));
+            }
+        };
+        if let Err(e) = crate::webhook::verify(&secret, &request.body, request.signature.as_deref())
+        {
+            tracing::warn!(reason = %e, event = ?request.event, "webhook rejected");
+            return http(401, json!({"message": "invalid signature"}));
+        }
+        match github_change(request) {
+            Ok(None) => {
+                tracing::info!(event = ?request.event, "webhook event ignored");
+                http(200, json!({"outcome": "ignored"}))
+            }
+            Ok(Some(change)) => match self.change(&change).await {
+                Ok(outcome) => http(200, outcome.to_json()),
+                Err(e) => {
+                    tracing::error!(error = %e, "webhook not handled");
+                    http(500, json!({"message": "not handled; GitHub may redeliver"}))
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook payload not understood");
+                http(400, json!({"message": e.to_string()}))
+            }
+        }
+    }
+
+    /// A branch was created, deleted or updated.
+    pub async fn change(&self, change: &BranchChange) -> Result<Outcome, HandlerError> {
+        if change.change == Change::Updated {
+            return self.touch(change).await;
+        }
+        if change.change == Change::Created {
+            let default_branch = self.default_branch(change).await;
+            if let Verdict::Skip(reason) = self
+                .settings
+                .filter
+                .verdict(&change.branch, &default_branch)
+            {
+                tracing::info!(%reason, repository = %change.repository, "branch skipped");
+                return Ok(Outcome::Skipped { reason });
+            }
+        }
+        let now = SystemTime::now();
+        if !change.event_id.is_empty()
+            && !first_delivery(&self.store, &change.event_id, now, DEDUPE_TTL).await?
+        {
+            tracing::info!(event_id = %change.event_id, "duplicate delivery");
+            return Ok(Outcome::Duplicate);
+        }
+        let result = match change.change {
+            Change::Created => self.create(change).await,
+            _ => {
+                self.destroy(change.source, &change.repository, &change.branch)
+                    .await
+            }
+        };
+        if result.is_err() && !change.event_id.is_empty() {
+            // Let a redelivery try again.
+            let _ = self
+                .store
+                .delete(&format!("EVENT#{}", change.event_id), "EVENT")
+                .await;
+        }
+        let outcome = result?;
+        tracing::info!(outcome = %outcome.to_json(), repository = %change.repository, branch = %change.branch, "branch handled");
+        Ok(outcome)
+    }
+
+    async fn default_branch(&self, change: &BranchChange) -> String {
+        if let Some(known) = &change.default_branch {
+            return known.clone();
+        }
+        if change.source == Source::CodeCommit {
+            match self.branches.default_branch(&change.repository).await {
+                Ok(Some(branch)) => return branch,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, fallback = %self.settings.default_branch, "default branch unknown")
+                }
+            }
+        }
+        self.settings.default_branch.clone()
+    }
+
+    fn stack_name(&self, repository: &str, branch: &str) -> String {
+        stack_name(&self.settings.prefix, repository, branch)
+    }
+
+    async fn create(&self, change: &BranchChange) -> Result<Outcome, HandlerError> {
+        let name = self.stack_name(&change.repository, &change.branch);
+        if let Some(existing) = self.stacks.find(&name).await? {
+            return Ok(Outcome::AlreadyExists {
+                stack: existing.name,
+            });
+        }
+        let (Some(repo_tag), Some(branch_tag)) =
+            (tag_encode(&change.repository), tag_encode(&change.branch))
+        else {
+            return Ok(self.refuse(format!(
+                "{} is too long to record in a stack tag",
+                change.branch
+            )));
+        };
+        let managed = self
+            .stacks
+            .list(&format!("{}-", self.settings.prefix))
+            .await?
+            .into_iter()
+            .filter(|s| owner(s).is_some())
+            .count();
+        if managed >= self.settings.max_stacks {
+            return Ok(self.refuse(format!(
+                "{managed} branch stacks exist, MAX_BRANCH_STACKS is {}: not creating {name} for {}",
+                self.settings.max_stacks, change.branch
+            )));
+        }
+        let stack = NewStack {
+            name: name.clone(),
+            template_url: self.settings.template_url.clone(),
+            parameters: vec![
+                ("BranchName".into(), change.branch.clone()),
+                ("RepositoryName".into(), change.repository.clone()),
+            ],
+            tags: vec![
+                (TAG_MANAGED.into(), "true".into()),
+                (TAG_REPOSITORY.into(), repo_tag),
+                (TAG_BRANCH.into(), branch_tag),
+                (TAG_SOURCE.into(), change.source.as_str().into()),
+            ],
+            role_arn: self.settings.role_arn.clone(),
+            token: format!("tollgate-{name}").chars().take(128).collect(),
+        };
+        let id = self.stacks.create(&stack).await?;
+        let now = epoch_seconds(SystemTime::now());
+        self.record(
+            &change.repository,
+            &change.branch,
+            "ACTIVE",
+            json!({"stackId": id, "stackName": name, "source": change.source.as_str(), "created": now, "lastEvent": now}),
+        )
+        .await?;
+        emit_count("BranchStacksCreated", 1);
+        Ok(Outcome::Created { stack: name })
+    }
+
+    fn refuse(&self, reason: String) -> Outcome {
+        tracing::warn!(%reason, "branch stack refused");
+        emit_count("BranchStacksRefused", 1);
+        Outcome::Refused { reason }
+    }
+
+    /// Deletes the branch's stack if Tollgate created it for this repository and branch.
+    pub async fn destroy(
+        &self,
+        source: Source,
+        repository: &str,
+        branch: &str,
+    ) -> Result<Outcome, HandlerError> {
+        let name = self.stack_name(repository, branch);
+        let Some(stack) = self.stacks.find(&name).await? else {
+            return Ok(Outcome::NothingToDelete { stack: name });
+        };
+        match owner(&stack) {
+            Some((_, r, b)) if r == repository && b == branch => {}
+            _ => {
+                let reason =
+                    "its tags do not say Tollgate created it for this repository and branch"
+                        .to_string();
+                tracing::warn!(stack = %name, %reason, "stack left alone");
+                return Ok(Outcome::NotOurs {
+                    stack: name,
+                    reason,
+                });
+            }
+        }
+        if stack.status == "DELETE_IN_PROGRESS" {
+            return Ok(Outcome::Deleting {
+                stack: name,
+                emptied: vec![],
+            });
+        }
+        let deleted = async {
+            let emptied = if self.settings.empty_buckets {
+                self.stacks.empty_buckets(&stack.id).await?
+            } else {
+                vec![]
+            };
+            self.stacks
+                .delete(&stack.id, self.settings.role_arn.as_deref())
+                .await?;
+            Ok::<_, AwsError>(emptied)
+        }
+        .await;
+        let now = epoch_seconds(SystemTime::now());
+        let data = |reason: Option<&str>| json!({"stackId": stack.id, "stackName": name, "source": source.as_str(), "created": stack.created, "lastEvent": now, "reason": reason});
+        match deleted {
+            Ok(emptied) => {
+                self.record(repository, branch, "DELETED", data(None))
+                    .await?;
+                emit_count("BranchStacksDeleted", 1);
+                Ok(Outcome::Deleting {
+                    stack: name,
+                    emptied,
+                })
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::error!(stack = %name, %reason, "branch stack not deleted");
+                emit_count("BranchStackDeleteFailed", 1);
+                self.record(repository, branch, "DELETE_FAILED", data(Some(&reason)))
+                    .await?;
+                Ok(Outcome::DeleteFailed {
+                    stack: name,
+                    reason,
+                })
+            }
+        }
+    }
+
+    async fn touch(&self, change: &BranchChange) -> Result<Outcome, HandlerError> {
+        let (pk, sk) = record_key(&change.repository, &change.branch);
+        let Some(record) = self.store.get(&pk, &sk).await? else {
+            return Ok(Outcome::Skipped {
+                reason: "no branch stack".into(),
+            });
+        };
+        if record.state.as_deref() != Some("ACTIVE") {
+            return Ok(Outcome::Skipped {
+                reason: "branch stack not active".into(),
+            });
+        }
+        let mut data = record.data.clone();
+        if let Some(map) = data.as_object_mut() {
+            map.insert("lastEvent".into(), json!(epoch_seconds(SystemTime::now())));
+        }
+        match self
+            .store
+            .transition(&pk, &sk, "ACTIVE", "ACTIVE", Some(&data))
+            .await
+        {
+            Ok(()) | Err(StateError::TransitionNotAllowed { .. }) => Ok(Outcome::Touched),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn record(
+        &self,
+        repository: &str,
+        branch: &str,
+        state: &str,
+        data: Value,
+    ) -> Result<(), StateError> {
+        let (pk, sk) = record_key(repository, branch);
+        for _ in 0..3 {
+            let result = match self.store.get(&pk, &sk).await? {
+                None => {
+                    self.store
+                        .create(
+                            &Record::new(&pk, &sk)
+                                .with_state(state)
+                                .with_data(data.clone()),
+                        )
+                        .await
+                }
+                Some(current) => {
+                    let from = current.state.unwrap_or_default();
+                    self.store
+                        .transition(&pk, &sk, &from, state, Some(&data))
+                        .await
+                }
+            };
+            match result {
+                Err(StateError::AlreadyExists { .. } | StateError::TransitionNotAllowed { .. }) => {
+                    continue;
+                }
+                other => return other,
+            }
+        }
+        Err(StateError::TransactionConflict)
+    }
+
+    /// Destroys branch stacks whose branch is gone or that were idle longer than the TTL.
+    pub async fn sweep(&self) -> Result<Value, HandlerError> {
+        let now = epoch_seconds(SystemTime::now());
+        let ttl_secs =
+            i64::try_from(self.settings.ttl_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
+        let mut kept = 0u64;
+        let mut results = Vec::new();
+        for stack in self
+            .stacks
+            .list(&format!("{}-", self.settings.prefix))
+            .await?
+        {
+            let Some((source, repository, branch)) = owner(&stack) else {
+                continue; // not Tollgate's: never touched
+            };
+            if stack.status == "DELETE_IN_PROGRESS" {
+                continue;
+            }
+            if stack.status == "DELETE_FAILED" {
+                // Not retried: a person has to look (the metric alarms them).
+                tracing::warn!(stack = %stack.name, "branch stack is DELETE_FAILED; not retrying");
+                emit_count("BranchStackDeleteFailed", 1);
+                continue;
+            }
+            let (pk, sk) = record_key(&repository, &branch);
+            let last = match self.store.get(&pk, &sk).await {
+                Ok(Some(r)) => r.data.get("lastEvent").and_then(Value::as_i64),
+                _ => None,
+            }
+            .unwrap_or(stack.created);
+            let reason = if ttl_secs > 0 && now.saturating_sub(last) > ttl_secs {
+                Some(format!("idle longer than {} days", self.settings.ttl_days))
+            } else {
+                match self.branches.exists(source, &repository, &branch).await {
+                    Ok(true) => None,
+                    Ok(false) => Some("branch no longer exists".to_string()),
+                    Err(e) => {
+                        tracing::warn!(stack = %stack.name, error = %e, "cannot tell whether the branch exists; kept");
+                        None
+                    }
+                }
+            };
+            match reason {
+                None => kept += 1,
+                Some(reason) => {
+                    tracing::info!(stack = %stack.name, %reason, "sweeping branch stack");
+                    let outcome = self.destroy(source, &repository, &branch).await?;
+                    results.push(json!({"reason": reason, "result": outcome.to_json()}));
+                }
+            }
+        }
+        Ok(json!({"outcome": "swept", "kept": kept, "destroyed": results}))
+    }
+}
+
+/// The (source, repository, branch) Tollgate's tags name, or `None` when it did not create the stack.
+pub fn owner(stack: &StackInfo) -> Option<(Source, String, String)> {
+    if stack.tags.get(TAG_MANAGED).map(String::as_str) != Some("true") {
+        return None;
+    }
+    let source = Source::parse(stack.tags.get(TAG_SOURCE)?)?;
+    let repository = tag_decode(stack.tags.get(TAG_REPOSITORY)?)?;
+    let branch = tag_decode(stack.tags.get(TAG_BRANCH)?)?;
+    Some((source, repository, branch))
+}

@@ -1,0 +1,433 @@
+//! Branch stacks against the sandbox (moto's CloudFormation really creates and deletes them) and a fake GitHub.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use branch_pipelines::adapters::{AwsStacks, Branches, FixedSecret};
+use branch_pipelines::filters::{BranchFilter, DEFAULT_INCLUDE};
+use branch_pipelines::handler::{Deps, Settings};
+use branch_pipelines::webhook::sign;
+use serde_json::{Value, json};
+use tollgate::state::DynamoStateStore;
+use tollgate_tests::{create_state_table, moto_config, moto_endpoint, unique};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SECRET: &str = "webhook-test-secret";
+const TEMPLATE: &str = r#"
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  BranchName: {Type: String}
+  RepositoryName: {Type: String}
+Resources:
+  Artifacts:
+    Type: AWS::S3::Bucket
+Outputs:
+  Branch: {Value: !Ref BranchName}
+"#;
+
+type TestDeps = Deps<DynamoStateStore, AwsStacks, Branches, FixedSecret>;
+
+struct World {
+    deps: TestDeps,
+    cfn: aws_sdk_cloudformation::Client,
+    s3: aws_sdk_s3::Client,
+    prefix: String,
+}
+
+fn short_prefix() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("bp{}x{n}", std::process::id() % 100_000)
+}
+
+async fn world(github_url: &str, max_stacks: usize) -> World {
+    let sdk = moto_config().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = unique("bp-templates").to_lowercase();
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create template bucket");
+    s3.put_object()
+        .bucket(&bucket)
+        .key("branch.yaml")
+        .body(TEMPLATE.as_bytes().to_vec().into())
+        .send()
+        .await
+        .expect("upload template");
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = create_state_table(&dynamo).await;
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+    let prefix = short_prefix();
+    let github = octocrab::Octocrab::builder()
+        .base_uri(github_url)
+        .expect("github url")
+        .build()
+        .expect("octocrab");
+    let deps = Deps {
+        settings: Settings {
+            prefix: prefix.clone(),
+            template_url: format!("https://s3.amazonaws.com/{bucket}/branch.yaml"),
+            role_arn: None,
+            filter: BranchFilter::new(DEFAULT_INCLUDE, "feature/wip-*").expect("globs"),
+            default_branch: "main".into(),
+            max_stacks,
+            ttl_days: 0,
+            empty_buckets: true,
+        },
+        store: DynamoStateStore::new(dynamo, table),
+        stacks: AwsStacks {
+            cloudformation: cfn.clone(),
+            s3: s3.clone(),
+        },
+        branches: Branches {
+            codecommit: aws_sdk_codecommit::Client::new(&sdk),
+            github,
+        },
+        secret: FixedSecret(SECRET.as_bytes().to_vec()),
+    };
+    World {
+        deps,
+        cfn,
+        s3,
+        prefix,
+    }
+}
+
+fn codecommit(event: &str, repository: &str, branch: &str) -> Value {
+    json!({
+        "version": "0", "id": unique("evt"), "detail-type": "CodeCommit Repository State Change",
+        "source": "aws.codecommit", "account": "123456789012", "region": "us-east-1",
+        "time": "2026-05-04T09:30:00Z",
+        "detail": {"event": event, "referenceType": "branch", "referenceName": branch,
+                   "referenceFullName": format!("refs/heads/{branch}"), "repositoryName": repository}
+    })
+}
+
+fn github(event: &str, body: &Value, signature: Option<String>) -> Value {
+    let body = body.to_string();
+    let mut headers = json!({"x-github-event": event, "x-github-delivery": unique("delivery")});
+    if let Some(sig) = signature {
+        headers["x-hub-signature-256"] = json!(sig);
+    }
+    json!({"version": "2.0", "routeKey": "POST /webhooks/github", "rawPath": "/webhooks/github",
+           "headers": headers, "requestContext": {"http": {"method": "POST"}},
+           "body": body, "isBase64Encoded": false})
+}
+
+fn github_create(repository: &str, branch: &str) -> Value {
+    json!({"ref": branch, "ref_type": "branch", "master_branch": "main",
+           "repository": {"full_name": repository, "default_branch": "main"}})
+}
+
+impl World {
+    /// Live stacks under this world's prefix: name -> (parameters, tags).
+    async fn stacks(&self) -> Vec<aws_sdk_cloudformation::types::Stack> {
+        let out = self
+            .cfn
+            .describe_stacks()
+            .send()
+            .await
+            .expect("describe stacks");
+        out.stacks()
+            .iter()
+            .filter(|s| {
+                s.stack_name()
+                    .is_some_and(|n| n.starts_with(&format!("{}-", self.prefix)))
+            })
+            .filter(|s| s.stack_status().map(|st| st.as_str()) != Some("DELETE_COMPLETE"))
+            .cloned()
+            .collect()
+    }
+
+    async fn handle(&self, event: Value) -> Value {
+        self.deps.handle(event).await.expect("handled")
+    }
+}
+
+fn tag(stack: &aws_sdk_cloudformation::types::Stack, key: &str) -> Option<String> {
+    stack
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value().map(str::to_string))
+}
+
+fn parameter(stack: &aws_sdk_cloudformation::types::Stack, key: &str) -> Option<String> {
+    stack
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_key() == Some(key))
+        .and_then(|p| p.parameter_value().map(str::to_string))
+}
+
+#[tokio::test]
+async fn a_created_branch_gets_one_named_tagged_stack_even_when_delivered_twice() {
+    let w = world("http://127.0.0.1:9", 20).await;
+    let event = codecommit("referenceCreated", "orders-api", "feature/login#2");
+    let first = w.handle(event.clone()).await;
+    assert_eq!(first["outcome"], "created", "{first}");
+    assert_eq!(w.handle(event).await["outcome"], "duplicate");
+    // A new delivery of the same change (another event id) finds the stack.
+    let again = w
+        .handle(codecommit(
+            "referenceCreated",
+            "orders-api",
+            "feature/login#2",
+        ))
+        .await;
+    assert_eq!(again["outcome"], "already-exists", "{again}");
+
+    let stacks = w.stacks().await;
+    assert_eq!(stacks.len(), 1, "{stacks:?}");
+    let stack = &stacks[0];
+    let name = stack.stack_name().unwrap_or_default();
+    assert!(
+        name.starts_with(&format!("{}-feature-login-2-", w.prefix)),
+        "{name}"
+    );
+    assert_eq!(
+        parameter(stack, "BranchName").as_deref(),
+        Some("feature/login#2")
+    );
+    assert_eq!(
+        parameter(stack, "RepositoryName").as_deref(),
+        Some("orders-api")
+    );
+    assert_eq!(tag(stack, "tollgate:managed").as_deref(), Some("true"));
+    assert_eq!(
+        tag(stack, "tollgate:repository").as_deref(),
+        Some("orders-api")
+    );
+    assert_eq!(
+        tag(stack, "tollgate:branch").as_deref(),
+        Some("feature/login=232")
+    );
+}
+
+#[tokio::test]
+async fn excluded_default_and_unincluded_branches_get_nothing() {
+    let w = world("http://127.0.0.1:9", 20).await;
+    for branch in ["feature/wip-1", "main", "release/1.0"] {
+        let out = w
+            .handle(codecommit("referenceCreated", "orders-api", branch))
+            .await;
+        assert_eq!(out["outcome"], "skipped", "{branch}: {out}");
+    }
+    let body = json!({"ref": "develop", "ref_type": "branch",
+                      "repository": {"full_name": "o/r", "default_branch": "develop"}});
+    let signature = sign(SECRET.as_bytes(), body.to_string().as_bytes());
+    let out = w.handle(github("create", &body, Some(signature))).await;
+    assert_eq!(out["statusCode"], 200);
+    assert!(
+        out["body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("default branch"),
+        "{out}"
+    );
+    assert!(w.stacks().await.is_empty());
+}
+
+#[tokio::test]
+async fn deleting_the_branch_empties_its_bucket_then_removes_its_stack() {
+    let w = world("http://127.0.0.1:9", 20).await;
+    w.handle(codecommit("referenceCreated", "orders-api", "feature/gone"))
+        .await;
+    let stack = w.stacks().await.pop().expect("stack created");
+    let resources = w
+        .cfn
+        .describe_stack_resources()
+        .stack_name(stack.stack_id().unwrap_or_default())
+        .send()
+        .await
+        .expect("resources");
+    let bucket = resources
+        .stack_resources()
+        .iter()
+        .find(|r| r.resource_type() == Some("AWS::S3::Bucket"))
+        .and_then(|r| r.physical_resource_id())
+        .expect("the stack's bucket")
+        .to_string();
+    w.s3.put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("versioning");
+    for body in ["v1", "v2"] {
+        w.s3.put_object()
+            .bucket(&bucket)
+            .key("artifact.zip")
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .expect("put");
+    }
+
+    let out = w
+        .handle(codecommit("referenceDeleted", "orders-api", "feature/gone"))
+        .await;
+    assert_eq!(out["outcome"], "deleting", "{out}");
+    assert_eq!(out["emptiedBuckets"], json!([bucket]));
+    assert!(w.stacks().await.is_empty(), "stack still there");
+    let left = w.s3.list_object_versions().bucket(&bucket).send().await;
+    if let Ok(left) = left {
+        assert!(
+            left.versions().is_empty(),
+            "versions left: {:?}",
+            left.versions()
+        );
+    }
+}
+
+#[tokio::test]
+async fn stacks_without_our_tags_or_of_another_branch_are_left_alone() {
+    let w = world("http://127.0.0.1:9", 20).await;
+    // A stack with the very name Tollgate would use, but created by someone else (no tags).
+    let name = branch_pipelines::naming::stack_name(&w.prefix, "orders-api", "feature/theirs");
+    w.cfn
+        .create_stack()
+        .stack_name(&name)
+        .template_body(TEMPLATE)
+        .parameters(
+            aws_sdk_cloudformation::types::Parameter::builder()
+                .parameter_key("BranchName")
+                .parameter_value("x")
+                .build(),
+        )
+        .parameters(
+            aws_sdk_cloudformation::types::Parameter::builder()
+                .parameter_key("RepositoryName")
+                .parameter_value("y")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("foreign stack");
+    let out = w
+        .handle(codecommit(
+            "referenceDeleted",
+            "orders-api",
+            "feature/theirs",
+        ))
+        .await;
+    assert_eq!(out["outcome"], "not-ours", "{out}");
+
+    // Tollgate's stack of another branch survives this branch's deletion and the sweep.
+    w.handle(codecommit(
+        "referenceCreated",
+        "orders-api",
+        "feature/other",
+    ))
+    .await;
+    let out = w
+        .handle(codecommit("referenceDeleted", "orders-api", "feature/mine"))
+        .await;
+    assert_eq!(out["outcome"], "nothing-to-delete", "{out}");
+    assert_eq!(w.stacks().await.len(), 2);
+}
+
+#[tokio::test]
+async fn creation_is_refused_once_the_cap_is_reached() {
+    let w = world("http://127.0.0.1:9", 1).await;
+    assert_eq!(
+        w.handle(codecommit("referenceCreated", "r", "feature/one"))
+            .await["outcome"],
+        "created"
+    );
+    let out = w
+        .handle(codecommit("referenceCreated", "r", "feature/two"))
+        .await;
+    assert_eq!(out["outcome"], "refused", "{out}");
+    assert!(
+        out["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("MAX_BRANCH_STACKS")
+    );
+    assert_eq!(w.stacks().await.len(), 1);
+}
+
+#[tokio::test]
+async fn webhooks_need_a_valid_signature_and_ping_does_nothing() {
+    let w = world("http://127.0.0.1:9", 20).await;
+    let body = github_create("octo-org/orders-api", "feature/signed");
+    let wrong = sign(b"not the secret", body.to_string().as_bytes());
+    for signature in [None, Some(wrong), Some("sha256=00".to_string())] {
+        let out = w.handle(github("create", &body, signature.clone())).await;
+        assert_eq!(out["statusCode"], 401, "{signature:?}: {out}");
+    }
+    assert!(
+        w.stacks().await.is_empty(),
+        "an unsigned request created a stack"
+    );
+
+    let ping = json!({"zen": "hi", "repository": {"full_name": "octo-org/orders-api"}});
+    let out = w
+        .handle(github(
+            "ping",
+            &ping,
+            Some(sign(SECRET.as_bytes(), ping.to_string().as_bytes())),
+        ))
+        .await;
+    assert_eq!(out["statusCode"], 200);
+    assert!(w.stacks().await.is_empty());
+
+    let good = sign(SECRET.as_bytes(), body.to_string().as_bytes());
+    let out = w.handle(github("create", &body, Some(good))).await;
+    assert_eq!(out["statusCode"], 200, "{out}");
+    assert_eq!(w.stacks().await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_sweeper_removes_a_deleted_github_branchs_stack_and_keeps_a_live_one() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/octo-org/orders-api"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"full_name": "octo-org/orders-api"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/octo-org/orders-api/branches/feature/live"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "feature/live"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/octo-org/orders-api/branches/feature/stale"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(
+            json!({"message": "Branch not found", "documentation_url": "https://docs.github.com"}),
+        ))
+        .mount(&server)
+        .await;
+    assert!(server.uri().starts_with("http://127.0.0.1:"));
+    let w = world(&server.uri(), 20).await;
+    for branch in ["feature/live", "feature/stale"] {
+        let body = github_create("octo-org/orders-api", branch);
+        let signature = sign(SECRET.as_bytes(), body.to_string().as_bytes());
+        let out = w.handle(github("create", &body, Some(signature))).await;
+        assert_eq!(out["statusCode"], 200, "{out}");
+    }
+    assert_eq!(w.stacks().await.len(), 2);
+
+    let out = w.handle(json!({"id": "s", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})).await;
+    assert_eq!(out["kept"], 1, "{out}");
+    let left = w.stacks().await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        tag(&left[0], "tollgate:branch").as_deref(),
+        Some("feature/live")
+    );
+    let _ = moto_endpoint();
+}
