@@ -807,18 +807,24 @@ impl StateStore for ConflictOnce {
     }
 }
 
-#[tokio::test]
-async fn a_claim_that_loses_to_a_concurrent_claim_steps_back_without_reporting() {
+/// orders-api deployed, and a state table whose first claim transaction is cancelled by a
+/// conflict; `other_claim`: whether another delivery's claim stands behind that conflict.
+async fn conflicting_claim_world(other_claim: bool) -> World<ConflictOnce> {
     let store = ConflictOnce {
         inner: state_store().await,
-        other_claim: true,
+        other_claim,
         conflicted: AtomicBool::new(false),
     };
-    let w = world_on(
+    world_on(
         store,
         &[("orders-api", "UPDATE_COMPLETE")],
         RecordingPipeline::accepting(),
-    );
+    )
+}
+
+#[tokio::test]
+async fn a_claim_that_loses_to_a_concurrent_claim_steps_back_without_reporting() {
+    let w = conflicting_claim_world(true).await;
     let (_, event) = job(r#"{"stacks":["orders-api"]}"#);
     let response = w.gate(event).await;
     assert_eq!(response["result"], "waiting");
@@ -831,16 +837,7 @@ async fn a_claim_that_loses_to_a_concurrent_claim_steps_back_without_reporting()
 
 #[tokio::test]
 async fn a_claim_cancelled_by_a_conflict_with_no_claim_behind_it_is_tried_once_more() {
-    let store = ConflictOnce {
-        inner: state_store().await,
-        other_claim: false,
-        conflicted: AtomicBool::new(false),
-    };
-    let w = world_on(
-        store,
-        &[("orders-api", "UPDATE_COMPLETE")],
-        RecordingPipeline::accepting(),
-    );
+    let w = conflicting_claim_world(false).await;
     let (_, event) = job(r#"{"stacks":["orders-api"]}"#);
     assert_eq!(w.gate(event).await["result"], "waiting");
     assert_eq!(w.cfn.detect_calls(), ["orders-api"]);

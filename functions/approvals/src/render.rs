@@ -333,6 +333,15 @@ mod tests {
     use super::*;
     use crate::model::Target;
 
+    /// The link claims of approver a@example.com for `a`.
+    fn claims_of(a: &Approval) -> LinkClaims {
+        LinkClaims {
+            id: a.id.clone(),
+            approver: "a@example.com".into(),
+            expires_at: a.expires_at,
+        }
+    }
+
     fn approval(details: Vec<(String, String)>, links: Vec<(String, String)>) -> Approval {
         Approval {
             id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
@@ -410,11 +419,7 @@ mod tests {
     #[test]
     fn the_token_is_in_neither_email_nor_page() {
         let a = approval(vec![], vec![]);
-        let claims = LinkClaims {
-            id: a.id.clone(),
-            approver: "a@example.com".into(),
-            expires_at: a.expires_at,
-        };
+        let claims = claims_of(&a);
         let ctx = PageContext {
             claims: &claims,
             signature: "s",
@@ -433,11 +438,7 @@ mod tests {
     #[test]
     fn the_page_has_both_forms_and_reject_requires_a_reason() {
         let a = approval(vec![], vec![]);
-        let claims = LinkClaims {
-            id: a.id.clone(),
-            approver: "a@example.com".into(),
-            expires_at: a.expires_at,
-        };
+        let claims = claims_of(&a);
         let ctx = PageContext {
             claims: &claims,
             signature: "s",
