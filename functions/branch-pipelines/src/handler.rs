@@ -420,7 +420,12 @@ where
 
     /// Destroys branch stacks whose branch is gone or that were idle longer than the TTL.
     pub async fn sweep(&self) -> Result<Value, HandlerError> {
-        let now = epoch_seconds(SystemTime::now());
+        self.sweep_at(epoch_seconds(SystemTime::now())).await
+    }
+
+    /// [`Self::sweep`] as if the time were `now` (epoch seconds): idleness is `now` minus the
+    /// branch's last event (or its stack's creation).
+    pub async fn sweep_at(&self, now: i64) -> Result<Value, HandlerError> {
         let ttl_secs =
             i64::try_from(self.settings.ttl_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
         let mut kept = 0u64;

@@ -4,10 +4,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use branch_pipelines::adapters::{AwsStacks, Branches, FixedSecret};
 use branch_pipelines::filters::{BranchFilter, DEFAULT_INCLUDE};
-use branch_pipelines::handler::{Deps, Settings};
+use branch_pipelines::handler::{Deps, Settings, record_key};
 use branch_pipelines::webhook::sign;
 use serde_json::{Value, json};
-use tollgate::state::DynamoStateStore;
+use tollgate::state::{DynamoStateStore, StateStore};
 use tollgate_tests::{create_state_table, moto_config, moto_endpoint, unique};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -430,4 +430,60 @@ async fn the_sweeper_removes_a_deleted_github_branchs_stack_and_keeps_a_live_one
         Some("feature/live")
     );
     let _ = moto_endpoint();
+}
+
+#[tokio::test]
+async fn the_sweeper_removes_a_stack_idle_longer_than_the_ttl_though_its_branch_still_exists() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "exists"})))
+        .mount(&server)
+        .await;
+    let mut w = world(&server.uri(), 20).await;
+    w.deps.settings.ttl_days = 7;
+    for branch in ["feature/quiet", "feature/busy"] {
+        let body = github_create("octo-org/orders-api", branch);
+        let signature = sign(SECRET.as_bytes(), body.to_string().as_bytes());
+        let out = w.handle(github("create", &body, Some(signature))).await;
+        assert_eq!(out["statusCode"], 200, "{out}");
+    }
+    let now = tollgate::state::epoch_seconds(std::time::SystemTime::now());
+    // feature/quiet last saw an event 8 days ago; feature/busy 6 days ago.
+    for (branch, days_ago) in [("feature/quiet", 8), ("feature/busy", 6)] {
+        let (pk, sk) = record_key("octo-org/orders-api", branch);
+        let record = w
+            .deps
+            .store
+            .get(&pk, &sk)
+            .await
+            .expect("get")
+            .expect("record");
+        let mut data = record.data.clone();
+        data["lastEvent"] = json!(now - days_ago * 86_400);
+        let state = record.state.expect("state");
+        w.deps
+            .store
+            .transition(&pk, &sk, &state, &state, Some(&data))
+            .await
+            .expect("backdate");
+    }
+
+    let out = w.deps.sweep_at(now).await.expect("swept");
+    assert_eq!(out["kept"], 1, "{out}");
+    assert_eq!(
+        out["destroyed"][0]["reason"], "idle longer than 7 days",
+        "{out}"
+    );
+    let left = w.stacks().await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(
+        tag(&left[0], "tollgate:branch").as_deref(),
+        Some("feature/busy")
+    );
+
+    // With the TTL off (0), nothing is idle: the live branch's stack stays.
+    w.deps.settings.ttl_days = 0;
+    let out = w.deps.sweep_at(now + 365 * 86_400).await.expect("swept");
+    assert_eq!(out["kept"], 1, "{out}");
+    assert_eq!(w.stacks().await.len(), 1);
 }
