@@ -64,11 +64,24 @@ pub struct StackInfo {
     pub created: i64,
 }
 
+/// The sample branch pipeline (`templates/branch-pipeline.yaml`), built into the function: the
+/// template every branch gets when `BRANCH_TEMPLATE_URL` is not set.
+pub const SAMPLE_TEMPLATE: &str = include_str!("../../../templates/branch-pipeline.yaml");
+
+/// Where a branch stack's template comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BranchTemplate {
+    /// The team's template, an `https://` S3 URL (`BRANCH_TEMPLATE_URL`).
+    Url(String),
+    /// [`SAMPLE_TEMPLATE`], sent as the template body.
+    Sample,
+}
+
 /// What to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewStack {
     pub name: String,
-    pub template_url: String,
+    pub template: BranchTemplate,
     pub parameters: Vec<(String, String)>,
     pub tags: Vec<(String, String)>,
     pub role_arn: Option<String>,
@@ -164,7 +177,14 @@ impl Stacks for AwsStacks {
             .cloudformation
             .create_stack()
             .stack_name(&stack.name)
-            .template_url(&stack.template_url)
+            .set_template_url(match &stack.template {
+                BranchTemplate::Url(url) => Some(url.clone()),
+                BranchTemplate::Sample => None,
+            })
+            .set_template_body(match &stack.template {
+                BranchTemplate::Url(_) => None,
+                BranchTemplate::Sample => Some(SAMPLE_TEMPLATE.to_string()),
+            })
             .client_request_token(&stack.token)
             .capabilities(Capability::CapabilityIam)
             .capabilities(Capability::CapabilityNamedIam)
@@ -467,6 +487,26 @@ impl SecretSource for SecretsManagerSecret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_built_in_sample_takes_the_branch_parameters_and_fits_a_template_body() {
+        // CloudFormation takes a TemplateBody of at most 51,200 bytes.
+        assert!(SAMPLE_TEMPLATE.len() < 51_200, "{}", SAMPLE_TEMPLATE.len());
+        let parameters = SAMPLE_TEMPLATE
+            .split("\nParameters:\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\nResources:").next())
+            .expect("a Parameters section");
+        let names: Vec<&str> = parameters
+            .lines()
+            .filter(|l| l.starts_with("  ") && !l.starts_with("   ") && l.trim_end().ends_with(':'))
+            .map(|l| l.trim().trim_end_matches(':'))
+            .collect();
+        assert!(
+            names.contains(&"BranchName") && names.contains(&"RepositoryName"),
+            "{names:?}"
+        );
+    }
 
     #[test]
     fn github_paths_keep_slashes_and_escape_the_rest() {

@@ -3,7 +3,7 @@
 use tollgate::config::{ConfigError, Env, parsed_or, required};
 use tollgate::state::DynamoStateStore;
 
-use crate::adapters::{AwsStacks, Branches, SecretsManagerSecret};
+use crate::adapters::{AwsStacks, BranchTemplate, Branches, SecretsManagerSecret};
 use crate::filters::{BranchFilter, DEFAULT_INCLUDE};
 use crate::handler::{Deps, Settings};
 use crate::naming::validate_prefix;
@@ -19,20 +19,59 @@ fn invalid(name: &str, value: &str, reason: impl ToString) -> ConfigError {
     }
 }
 
-/// Reads `STACK_PREFIX`, `BRANCH_TEMPLATE_URL`, `CFN_ROLE_ARN`, `BRANCH_INCLUDE`,
+/// The parameters Tollgate sets itself on every branch stack.
+const OWN_PARAMETERS: [&str; 2] = ["BranchName", "RepositoryName"];
+
+/// `BRANCH_STACK_PARAMETERS`: a JSON object of the team's fixed stack parameters
+/// (`{"AppTemplatePath": "infra/app.yaml"}`); absent or empty: none.
+fn stack_parameters(raw: Option<&str>) -> Result<Vec<(String, String)>, ConfigError> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let bad = |reason: &str| invalid("BRANCH_STACK_PARAMETERS", raw, reason);
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(raw).map_err(|_| {
+            bad(r#"must be a JSON object of strings, e.g. {"AppTemplatePath": "infra/app.yaml"}"#)
+        })?;
+    let mut parameters = Vec::with_capacity(map.len());
+    for (key, value) in map {
+        if OWN_PARAMETERS.contains(&key.as_str()) {
+            return Err(bad(&format!(
+                "{key} is set by Tollgate for each branch; remove it"
+            )));
+        }
+        let value = match value {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            _ => return Err(bad(&format!("the value of {key} must be a string"))),
+        };
+        parameters.push((key, value));
+    }
+    Ok(parameters)
+}
+
+/// Reads `STACK_PREFIX`, `BRANCH_TEMPLATE_URL`, `BRANCH_STACK_PARAMETERS`, `CFN_ROLE_ARN`, `BRANCH_INCLUDE`,
 /// `BRANCH_EXCLUDE`, `DEFAULT_BRANCH`, `MAX_BRANCH_STACKS`, `BRANCH_TTL_DAYS`,
 /// `EMPTY_BUCKETS_ON_DESTROY`.
 pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
     let prefix = required(env, "STACK_PREFIX")?;
     validate_prefix(&prefix).map_err(|e| invalid("STACK_PREFIX", &prefix, e))?;
-    let template_url = required(env, "BRANCH_TEMPLATE_URL")?;
-    if !template_url.starts_with("https://") {
-        return Err(invalid(
-            "BRANCH_TEMPLATE_URL",
-            &template_url,
-            "must be an https:// S3 URL",
-        ));
-    }
+    let template = match env
+        .var("BRANCH_TEMPLATE_URL")
+        .filter(|u| !u.trim().is_empty())
+    {
+        None => BranchTemplate::Sample,
+        Some(url) if url.starts_with("https://") => BranchTemplate::Url(url),
+        Some(url) => {
+            return Err(invalid(
+                "BRANCH_TEMPLATE_URL",
+                &url,
+                "must be an https:// S3 URL (or empty for the sample branch pipeline)",
+            ));
+        }
+    };
+    let parameters = stack_parameters(env.var("BRANCH_STACK_PARAMETERS").as_deref())?;
     let include = env
         .var("BRANCH_INCLUDE")
         .unwrap_or_else(|| DEFAULT_INCLUDE.into());
@@ -41,7 +80,8 @@ pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
         .map_err(|e| invalid("BRANCH_INCLUDE/BRANCH_EXCLUDE", &e.glob, &e.reason))?;
     Ok(Settings {
         prefix,
-        template_url,
+        template,
+        parameters,
         role_arn: env.var("CFN_ROLE_ARN"),
         filter,
         default_branch: env.var("DEFAULT_BRANCH").unwrap_or_else(|| "main".into()),
@@ -104,10 +144,54 @@ mod tests {
 
     #[test]
     fn defaults_apply_when_only_the_required_settings_are_given() {
-        let s = settings(&BASE).unwrap();
+        let s = settings(&[BASE[0]]).unwrap();
         assert_eq!((s.max_stacks, s.ttl_days, s.empty_buckets), (20, 30, true));
         assert_eq!(s.default_branch, "main");
         assert!(s.role_arn.is_none());
+        assert_eq!(s.template, BranchTemplate::Sample);
+        assert!(s.parameters.is_empty());
+    }
+
+    #[test]
+    fn a_template_url_must_be_https_and_an_empty_one_means_the_sample() {
+        let s = settings(&BASE).unwrap();
+        assert!(
+            matches!(s.template, BranchTemplate::Url(ref u) if u.ends_with("branch-pipeline.yaml"))
+        );
+        let s = settings(&[BASE[0], ("BRANCH_TEMPLATE_URL", " ")]).unwrap();
+        assert_eq!(s.template, BranchTemplate::Sample);
+        let err = settings(&[BASE[0], ("BRANCH_TEMPLATE_URL", "s3://b/t.yaml")]).unwrap_err();
+        assert!(err.to_string().contains("BRANCH_TEMPLATE_URL"), "{err}");
+    }
+
+    #[test]
+    fn fixed_parameters_are_a_json_object_that_cannot_override_the_branch() {
+        let s = settings(&[
+            BASE[0],
+            (
+                "BRANCH_STACK_PARAMETERS",
+                r#"{"AppTemplatePath": "infra/app.yaml", "Replicas": 2}"#,
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.parameters,
+            vec![
+                ("AppTemplatePath".to_string(), "infra/app.yaml".to_string()),
+                ("Replicas".to_string(), "2".to_string())
+            ]
+        );
+        for bad in [
+            r#"{"BranchName": "x"}"#,
+            "AppTemplatePath=x",
+            r#"{"A": {"b": 1}}"#,
+        ] {
+            let err = settings(&[BASE[0], ("BRANCH_STACK_PARAMETERS", bad)]).unwrap_err();
+            assert!(
+                err.to_string().contains("BRANCH_STACK_PARAMETERS"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 use tollgate::state::{Record, StateError, StateStore, epoch_seconds, first_delivery};
 use tollgate::telemetry::emit_count;
 
-use crate::adapters::{AwsError, BranchSource, NewStack, SecretSource, StackInfo, Stacks};
+use crate::adapters::{
+    AwsError, BranchSource, BranchTemplate, NewStack, SecretSource, StackInfo, Stacks,
+};
 use crate::events::{
     BranchChange, Change, Source, Trigger, UnknownEvent, WebhookRequest, classify, github_change,
 };
@@ -25,7 +27,9 @@ const DEDUPE_TTL: Duration = Duration::from_secs(7 * 86_400);
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub prefix: String,
-    pub template_url: String,
+    pub template: BranchTemplate,
+    /// The team's fixed stack parameters (`BRANCH_STACK_PARAMETERS`), after BranchName and RepositoryName.
+    pub parameters: Vec<(String, String)>,
     pub role_arn: Option<String>,
     pub filter: BranchFilter,
     pub default_branch: String,
@@ -255,11 +259,14 @@ where
         }
         let stack = NewStack {
             name: name.clone(),
-            template_url: self.settings.template_url.clone(),
-            parameters: vec![
-                ("BranchName".into(), change.branch.clone()),
-                ("RepositoryName".into(), change.repository.clone()),
-            ],
+            template: self.settings.template.clone(),
+            parameters: [
+                ("BranchName".to_string(), change.branch.clone()),
+                ("RepositoryName".to_string(), change.repository.clone()),
+            ]
+            .into_iter()
+            .chain(self.settings.parameters.iter().cloned())
+            .collect(),
             tags: vec![
                 (TAG_MANAGED.into(), "true".into()),
                 (TAG_REPOSITORY.into(), repo_tag),

@@ -7,7 +7,7 @@ use aws_sdk_codecommit::operation::get_branch::GetBranchOutput;
 use aws_sdk_codecommit::operation::get_repository::GetRepositoryOutput;
 use aws_sdk_codecommit::types::{BranchInfo, RepositoryMetadata};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use branch_pipelines::adapters::{AwsStacks, BranchSource, Branches, FixedSecret};
+use branch_pipelines::adapters::{AwsStacks, BranchSource, BranchTemplate, Branches, FixedSecret};
 use branch_pipelines::events::Source;
 use branch_pipelines::filters::{BranchFilter, DEFAULT_INCLUDE};
 use branch_pipelines::handler::{Deps, Settings};
@@ -156,7 +156,8 @@ async fn codecommits_default_branch_is_never_given_a_stack_even_when_the_filters
     let deps = Deps {
         settings: Settings {
             prefix: "bpcc".into(),
-            template_url: "https://s3.amazonaws.com/unused/branch.yaml".into(),
+            template: BranchTemplate::Sample,
+            parameters: Vec::new(),
             role_arn: None,
             filter: BranchFilter::new(DEFAULT_INCLUDE, "").expect("globs"),
             default_branch: "main".into(),

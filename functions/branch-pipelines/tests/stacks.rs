@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use branch_pipelines::adapters::{AwsStacks, Branches, FixedSecret};
+use branch_pipelines::adapters::{AwsStacks, BranchTemplate, Branches, FixedSecret};
 use branch_pipelines::filters::{BranchFilter, DEFAULT_INCLUDE};
 use branch_pipelines::handler::{Deps, Settings, record_key};
 use branch_pipelines::webhook::sign;
@@ -18,6 +18,7 @@ AWSTemplateFormatVersion: "2010-09-09"
 Parameters:
   BranchName: {Type: String}
   RepositoryName: {Type: String}
+  Team: {Type: String, Default: none}
 Resources:
   Artifacts:
     Type: AWS::S3::Bucket
@@ -72,7 +73,8 @@ async fn world(github_url: &str, max_stacks: usize) -> World {
     let deps = Deps {
         settings: Settings {
             prefix: prefix.clone(),
-            template_url: format!("https://s3.amazonaws.com/{bucket}/branch.yaml"),
+            template: BranchTemplate::Url(format!("https://s3.amazonaws.com/{bucket}/branch.yaml")),
+            parameters: vec![("Team".into(), "payments".into())],
             role_arn: None,
             filter: BranchFilter::new(DEFAULT_INCLUDE, "feature/wip-*").expect("globs"),
             default_branch: "main".into(),
@@ -199,6 +201,7 @@ async fn a_created_branch_gets_one_named_tagged_stack_even_when_delivered_twice(
         parameter(stack, "RepositoryName").as_deref(),
         Some("orders-api")
     );
+    assert_eq!(parameter(stack, "Team").as_deref(), Some("payments"));
     assert_eq!(tag(stack, "tollgate:managed").as_deref(), Some("true"));
     assert_eq!(
         tag(stack, "tollgate:repository").as_deref(),
