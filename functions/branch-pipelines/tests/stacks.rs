@@ -490,3 +490,54 @@ async fn the_sweeper_removes_a_stack_idle_longer_than_the_ttl_though_its_branch_
     assert_eq!(out["kept"], 1, "{out}");
     assert_eq!(w.stacks().await.len(), 1);
 }
+
+#[tokio::test]
+async fn awkward_branch_names_get_stacks_with_valid_distinct_names() {
+    let w = world("http://127.0.0.1:9", 20).await;
+    let long = format!("feature/{}", "x".repeat(200));
+    let branches = [
+        "feature/a/b",
+        "feature/a#b",
+        "feature/a-b",
+        "feature/../etc",
+        "feature/ünïcødé",
+        long.as_str(),
+    ];
+    for branch in branches {
+        let out = w
+            .handle(codecommit("referenceCreated", "orders-api", branch))
+            .await;
+        assert_eq!(out["outcome"], "created", "{branch}: {out}");
+    }
+    let stacks = w.stacks().await;
+    let mut names: Vec<String> = stacks
+        .iter()
+        .map(|s| s.stack_name().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(names.len(), branches.len(), "{names:?}");
+    for name in &names {
+        // CloudFormation: a letter, then letters, digits and hyphens, at most 128 characters;
+        // that is also a valid CodePipeline name (at most 100 characters of [A-Za-z0-9.@_-]).
+        assert!(name.len() <= 100, "{name}");
+        assert!(
+            name.starts_with(|c: char| c.is_ascii_alphabetic()),
+            "{name}"
+        );
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+            "{name}"
+        );
+    }
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), branches.len(), "names are unique: {names:?}");
+    // Each stack is given its branch's exact name, however its stack name was sanitised.
+    let mut given: Vec<String> = stacks
+        .iter()
+        .filter_map(|s| parameter(s, "BranchName"))
+        .collect();
+    given.sort();
+    let mut expected: Vec<String> = branches.iter().map(|b| b.to_string()).collect();
+    expected.sort();
+    assert_eq!(given, expected);
+}
