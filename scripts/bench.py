@@ -150,6 +150,14 @@ def main() -> None:
         from approvals_story import bench_functions
 
         runs += bench_functions(box)
+        # Branch pipelines: the branch template, webhook secret and repository on this sandbox.
+        from sandboxlib.branches import bench_functions as branch_functions
+
+        runs += branch_functions(box)
+        # DORA: the sample week, a GitHub stand-in and a new execution or OpsItem per run (sandboxlib.dora).
+        from sandboxlib.dora import bench_functions as dora_functions
+
+        runs += dora_functions(box)
         for name, binary, env, event, event_file in runs:
             one_cold_start(binary, env, event())  # warm the page cache and the sandbox
             inits, colds, rsss = [], [], []

@@ -11,13 +11,14 @@ usage() {
 Usage: scripts/run.sh [--only STORY]... [--serve] [--no-build] [--list] [--help]
 
 Builds the functions, starts a local AWS sandbox on 127.0.0.1 (moto, plus a stand-in for AWS
-Health, CodePipeline job results and CloudFormation drift detection), runs the functions under
+Health, CodePipeline job results and execution history, CloudFormation drift detection and SSM
+OpsItems; and a GitHub stand-in for the DORA story), runs the functions under
 cargo lambda watch, and tells each story: the situation, the sample event(s) from events/ it
 sends, and what Tollgate did (✔ what it should do, ✘ not). Everything it starts is stopped when
 it ends, or on Ctrl-C, SIGTERM or SIGHUP.
 
   --only STORY  tell only this story (repeat, or separate with commas); --list shows them
-                (health-gate, drift-gate, approvals)
+                (health-gate, drift-gate, approvals, branch-pipelines, dora, fail-safe)
   --serve       tell no story: start the sandbox and the functions with the sample events'
                 resources, print the endpoints and how to invoke a function, and keep them
                 up until Ctrl-C (scripts/invoke.sh then uses this sandbox). With

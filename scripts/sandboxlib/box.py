@@ -54,12 +54,13 @@ def clean_environ() -> dict[str, str]:
 
 class Sandbox:
     """`with Sandbox() as box:` the front on a free port, the state table, and (watch=True) every
-    function in `functions` (default: all) under cargo lambda watch. watch=False: the AWS side
-    only, for running function binaries yourself with `box.function_env(logical_id)`."""
+    function in `functions` (default None: all; an empty list: none, for stories that run their
+    binaries themselves) under cargo lambda watch. watch=False: the AWS side only, for running
+    function binaries yourself with `box.function_env(logical_id)`."""
 
     def __init__(self, watch: bool = True, functions=None, log_kind: str = "sandbox") -> None:
         self.watch = watch
-        self.functions = list(functions or template_functions())
+        self.functions = list(template_functions() if functions is None else functions)
         self.procs: list[subprocess.Popen] = []
         self.fake = FakeAws()
         self.front: Front | None = None
@@ -67,6 +68,7 @@ class Sandbox:
         self.table = "tollgate-state"
         self.invoke_port = None
         self.state_written = False
+        self.closers: list = []  # more to stop on close (stand-ins a caller started for this sandbox)
 
     @classmethod
     def attached(cls, state: dict) -> "Sandbox":
@@ -83,7 +85,7 @@ class Sandbox:
     def __enter__(self) -> "Sandbox":
         try:
             self.start_backends()
-            if self.watch:
+            if self.watch and self.functions:
                 env: dict[str, str] = {}
                 for name in self.functions:
                     for key, value in self.function_env(template_functions()[name]).items():
@@ -101,6 +103,8 @@ class Sandbox:
 
     def close(self) -> None:
         """Stops everything this sandbox started; safe to call twice."""
+        while self.closers:
+            self.closers.pop()()
         for proc in reversed(self.procs):
             stop_session(proc)
         self.procs.clear()
@@ -143,7 +147,10 @@ class Sandbox:
                 "ApprovalTopic": f"arn:aws:sns:{REGION}:{ACCOUNT}:tollgate-approvals",
                 # Branch pipelines (names only, so the template's environment resolves).
                 "GitHubWebhookSecret": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tollgate-github-webhook",
-                "BranchWebhookApi": "local-branch-webhooks"}
+                "BranchWebhookApi": "local-branch-webhooks",
+                # DORA: the GitHub token's secret (the DORA story creates it, with a sample token).
+                "DoraGitHubTokenSecret": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tollgate-dora-github-token",
+                "DoraDeadLetterQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:tollgate-dora-dead-letters"}
 
     # ------------------------------------------------------------------ environments
     def function_env(self, logical_id: str) -> dict[str, str]:
@@ -223,12 +230,21 @@ class Sandbox:
         self.cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
 
     def seed_samples(self) -> None:
-        """What the sample events in events/ refer to: their stacks, and their alarm (in OK)."""
+        """What the sample events in events/ refer to: their stacks, their alarm (in OK), the branch
+        template, webhook secret and repository, the DORA samples' pipelines, executions and OpsItem."""
         existing = {s["StackName"] for s in self.cloudformation.describe_stacks().get("Stacks", [])}
         for stack in SAMPLE_STACKS:
             if stack not in existing:
                 self.create_stack(stack)
         self.set_alarm(SAMPLE_ALARM, "OK", "Threshold not crossed (sandbox sample)")
+        # Branch pipelines: the branch template at the sandbox's BranchTemplateUrl, the webhook
+        # secret the sample GitHub events are signed with, the sample events' repository.
+        from .branches import seed_branch_pipelines
+        from .dora import seed_samples as seed_dora_samples
+
+        seed_branch_pipelines(self)
+        # DORA: the pipelines, executions and OpsItem the events/dora-*.json samples name.
+        seed_dora_samples(self)
 
     # ------------------------------------------------------------------ a sandbox kept up
     def write_state(self) -> Path:

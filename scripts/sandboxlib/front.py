@@ -6,6 +6,9 @@ It answers, itself, what moto (5.2.5) lacks, in each service's own protocol:
     length limits, InvalidJobStateException for a second result, and a switch for outages
   - CloudFormation drift detection (query protocol): DetectStackDrift,
     DescribeStackDriftDetectionStatus, DescribeStackResourceDrifts
+  - CodePipeline execution history (ListPipelineExecutions, GetPipelineExecution,
+    ListActionExecutions) and SSM GetOpsItem, for the pipelines and OpsItems a scenario seeds
+    (sandboxlib.history; the DORA story's week is sandboxlib.week)
 It translates CloudWatch's Smithy RPC v2 CBOR protocol (aws-sdk-cloudwatch >= 1.100) into calls
 moto understands, and hands every other request to moto unchanged: moto runs in this process as a
 WSGI application behind the front, so headers, body and status pass through as they are.
@@ -21,6 +24,7 @@ process, through the front's own endpoints:
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import json
 import os
@@ -41,6 +45,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from .history import History
 from .paths import ACCOUNT, REGION
 
 # AWS Health service codes the stand-in knows (DescribeEventTypes); a realistic subset of AWS's.
@@ -128,6 +133,9 @@ class FakeAws:
       stack_drifts      stack -> [(logical id, type, status, [property paths])]
       codepipeline_outage  False; True: every job result call fails with 500 InternalFailure until
                         set back to False; a number n: the next n calls fail
+      pipeline_history  pipeline name -> its executions, oldest first (sandboxlib.history's shape):
+                        ListPipelineExecutions, GetPipelineExecution, ListActionExecutions answer from it
+      ops_items         OpsItem id -> GetOpsItem's OpsItem
     What happened:
       results           job id -> ("success" | "failure", request): the one result each job got
       report_attempts   every job result call: (job id, operation, HTTP status)
@@ -135,7 +143,8 @@ class FakeAws:
       detections        drift detection id -> stack
     """
 
-    SETTINGS = ("health_events", "health_error", "health_services", "stack_drifts", "codepipeline_outage")
+    SETTINGS = ("health_events", "health_error", "health_services", "stack_drifts", "codepipeline_outage",
+                "pipeline_history", "ops_items")
 
     moto_url: str = ""
     health_events: list = field(default_factory=list)
@@ -148,7 +157,25 @@ class FakeAws:
     # CloudFormation drift detection: stack -> list of (logical id, type, status, [paths])
     stack_drifts: dict = field(default_factory=dict)
     detections: dict = field(default_factory=dict)  # detection id -> stack
+    history: History = field(default_factory=lambda: History(Validation), repr=False, compare=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    # Seeded CodePipeline history and OpsItems live in `history`; these name them as settings.
+    @property
+    def pipeline_history(self) -> dict:
+        return self.history.pipelines
+
+    @pipeline_history.setter
+    def pipeline_history(self, value: dict) -> None:
+        self.history.pipelines = value
+
+    @property
+    def ops_items(self) -> dict:
+        return self.history.ops_items
+
+    @ops_items.setter
+    def ops_items(self, value: dict) -> None:
+        self.history.ops_items = value
 
     # -------------------------------------------------------------- awsJson1.1 (Health, CodePipeline)
     def handle(self, target: str, body: dict) -> tuple[int, dict]:
@@ -160,6 +187,8 @@ class FakeAws:
                 return self.health(operation, body)
             if service == "CodePipeline_20150709" and operation in ("PutJobSuccessResult", "PutJobFailureResult"):
                 return self.job_result(operation, body)
+            if self.history.serves(service, operation, body):
+                return self.history.handle(service, operation, body, _moto_has_pipeline)
             return 400, {"__type": "UnknownOperationException", "message": f"{target} is not faked"}
 
     def health(self, operation: str, body: dict) -> tuple[int, dict]:
@@ -318,6 +347,40 @@ class FakeAws:
                 setattr(self, name, value)
 
 
+_SERVICE_MODELS: dict = {}
+
+
+def _service_model(service: str):
+    if service not in _SERVICE_MODELS:
+        import botocore.session
+
+        _SERVICE_MODELS[service] = botocore.session.get_session().get_service_model(service)
+    return _SERVICE_MODELS[service]
+
+
+def _epoch_timestamps(shape, value):
+    """A JSON answer with its timestamp members as epoch seconds and without nulls, by shape."""
+    if value is None or shape is None:
+        return value
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        return {k: _epoch_timestamps(shape.members.get(k), v) for k, v in value.items() if v is not None}
+    if kind == "list" and isinstance(value, list):
+        return [_epoch_timestamps(shape.member, v) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _epoch_timestamps(shape.value, v) for k, v in value.items() if v is not None}
+    if kind == "timestamp" and isinstance(value, str):
+        return round(_epoch(value), 3)
+    return value
+
+
+def _moto_has_pipeline(name: str, account: str = ACCOUNT, region: str = REGION) -> bool:
+    """Whether moto (in this process) knows a pipeline (CreatePipeline)."""
+    from moto.codepipeline.models import codepipeline_backends
+
+    return name in codepipeline_backends[account][region].pipelines
+
+
 # ----------------------------------------------------------------------------- CBOR -> moto
 CBOR_PATH = re.compile(r"^/service/([^/]+)/operation/([^/]+)$")
 # Smithy service name in the path -> (botocore service, Smithy namespace for error shape ids)
@@ -444,6 +507,17 @@ def _read_body(environ: dict) -> bytes:
     return stream.read(length) if length > 0 else b""
 
 
+def _decoded_body(environ: dict) -> bytes:
+    """The body without its Content-Encoding: the AWS SDKs gzip large requests to operations with
+    the requestCompression trait (CloudWatch PutMetricData above 10 KiB)."""
+    body = _read_body(environ)
+    encodings = [e.strip().lower() for e in environ.get("HTTP_CONTENT_ENCODING", "").split(",") if e.strip()]
+    for encoding in reversed(encodings):
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+    return body
+
+
 def _with_body(environ: dict, body: bytes) -> dict:
     """The environ with its body already read, for moto to read again."""
     environ = dict(environ)
@@ -519,9 +593,26 @@ class Front:
             if service == "DynamoDB_20120810":
                 with self.dynamodb_lock:
                     return list(self.moto(environ, start_response))
+            if service in ("CodePipeline_20150709", "AmazonSSM"):
+                # The stand-in's history and OpsItems, or moto: it depends on the body (the pipeline).
+                raw = _read_body(environ)
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = None
+                if isinstance(body, dict) and self.fake.history.serves(service, operation, body):
+                    return self.aws_json(_with_body(environ, raw), start_response, target)
+                if service == "CodePipeline_20150709":
+                    return self.moto_json(_with_body(environ, raw), start_response, "codepipeline", operation)
+                return self.moto(_with_body(environ, raw), start_response)
             return self.moto(environ, start_response)
         if environ.get("HTTP_SMITHY_PROTOCOL", "").lower() == "rpc-v2-cbor" or CBOR_PATH.match(path):
-            status, headers, body = self.cbor(environ, _read_body(environ))
+            try:
+                request = _decoded_body(environ)
+            except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
+                status, headers, body = CborTranslator.error(400, "SerializationException", f"the request body is not valid gzip: {error}")
+            else:
+                status, headers, body = self.cbor(environ, request)
             return self.respond(start_response, status, headers, body)
         if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):  # query protocol
             body = _read_body(environ)
@@ -531,6 +622,38 @@ class Front:
                 return self.respond(start_response, status, {"Content-Type": "text/xml"}, xml.encode())
             return self.moto(_with_body(environ, body), start_response)
         return self.moto(environ, start_response)
+
+    def moto_json(self, environ: dict, start_response, service: str, operation: str):
+        """moto's awsJson answer with its timestamps as the protocol sends them (epoch seconds;
+        moto 5.2.5's CodePipeline writes ISO 8601 strings, which the AWS SDK for Rust rejects) and
+        without its nulls."""
+        captured: dict = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        answer = self.moto(environ, capture)
+        try:
+            body = b"".join(answer)
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+        status = int(captured["status"].split()[0])
+        headers = dict(captured["headers"])
+        if status == 200:
+            try:
+                data = json.loads(body or b"{}")
+            except ValueError:
+                data = None
+            model = _service_model(service)
+            if isinstance(data, dict) and operation in model.operation_names:
+                shape = model.operation_model(operation).output_shape
+                body = json.dumps(_epoch_timestamps(shape, data) if shape is not None else data).encode()
+                headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
+                headers["Content-Type"] = "application/x-amz-json-1.1"
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+        return self.respond(start_response, status, headers, body)
 
     def aws_json(self, environ: dict, start_response, target: str):
         raw = _read_body(environ)

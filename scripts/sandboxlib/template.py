@@ -50,16 +50,29 @@ def functions() -> dict[str, str]:
     return found
 
 
+# The sandbox's parameter overrides, as `sam deploy --parameter-overrides` would give them: what
+# a deployment must set for a feature to be on (template.yaml's defaults leave it off).
+#   BranchTemplateUrl  branch pipelines are deployed only with a template URL: the sandbox's is a
+#                      tiny template in moto's S3 (sandboxlib.branches uploads it; moto's
+#                      CloudFormation cannot create templates/branch-pipeline.yaml's CodeBuild project)
+#   BranchExclude      so that the story shows an excluded branch (feature/wip-*) being left alone
+SANDBOX_TEMPLATE_BUCKET = "tollgate-sandbox-templates"
+SANDBOX_PARAMETERS = {
+    "BranchTemplateUrl": f"https://s3.amazonaws.com/{SANDBOX_TEMPLATE_BUCKET}/branch-pipeline.yaml",
+    "BranchExclude": "feature/wip-*",
+}
+
 PSEUDO = {"AWS::StackName": STACK_NAME, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
           "AWS::URLSuffix": "amazonaws.com"}
 
 
 class Resolver:
-    """Resolves !Ref, !Sub and !GetAtt to parameter defaults, pseudo parameters and the sandbox's
+    """Resolves !Ref, !Sub and !GetAtt to parameter defaults (or SANDBOX_PARAMETERS), pseudo parameters and the sandbox's
     resources (`resources`: logical id -> physical name, or "Id.Attribute" -> value)."""
 
     def __init__(self, resources: dict[str, str]) -> None:
-        self.params = {name: str(p.get("Default", "")) for name, p in template().get("Parameters", {}).items()}
+        self.params = {name: str(SANDBOX_PARAMETERS.get(name, p.get("Default", "")))
+                       for name, p in template().get("Parameters", {}).items()}
         self.resources = resources
 
     def ref(self, name: str) -> str:

@@ -1,0 +1,170 @@
+//! The command line: `tollgate dora backfill` and `tollgate dora report`.
+
+use clap::{Args, Parser, Subcommand};
+
+/// The longest window a report reads (ten years).
+pub const MAX_REPORT_DAYS: u32 = 3_650;
+/// The longest history backfill replays: CodePipeline keeps a year of execution history.
+pub const MAX_BACKFILL_DAYS: u32 = 366;
+
+const CONFIG_HELP: &str = "\
+Configuration comes from the same environment variables as Tollgate's Lambda functions:
+  TABLE_NAME               the Tollgate state table (required; the stack's StateTable)
+  AWS_REGION, AWS_PROFILE  where and as whom, as for the AWS CLI
+  AWS_ENDPOINT_URL         an endpoint override (a local sandbox)
+Backfill also reads PROD_PIPELINES, PROD_STAGE_NAME, DEFAULT_MAIN_BRANCH, METRICS_NAMESPACE,
+GITHUB_API_URL and GITHUB_TOKEN_SECRET_ARN (see docs/dora.md).";
+
+/// Tollgate's command-line tool.
+#[derive(Debug, Parser, PartialEq, Eq)]
+#[command(name = "tollgate", version, about, long_about = None, after_help = CONFIG_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand, PartialEq, Eq)]
+pub enum Command {
+    /// DORA metrics of your CodePipeline pipelines: replay history, print the four keys.
+    #[command(subcommand, after_help = CONFIG_HELP)]
+    Dora(Dora),
+}
+
+#[derive(Debug, Subcommand, PartialEq, Eq)]
+pub enum Dora {
+    /// Replay the production pipelines' execution history into the deployment ledger and the
+    /// DORA metrics, through the same calculators as live events.
+    ///
+    /// Safe to run at any time and more than once: a deployment already recorded (by a live
+    /// event or an earlier backfill) adds nothing. Incidents (OpsItems) are not replayed; they
+    /// come from live events.
+    #[command(after_help = CONFIG_HELP)]
+    Backfill(BackfillArgs),
+    /// Print the four keys and their DORA tier for each pipeline over the last N days, read from
+    /// the deployment ledger in the state table.
+    ///
+    /// Columns: production deployments (rollbacks included) and per day; lead time for changes
+    /// (median and p90 over the newly deployed commits); change failure rate (failed deployments
+    /// / deployments); time to restore (median over the incidents opened and restored in the
+    /// window); incidents still open. Tiers follow the 2023 Accelerate State of DevOps Report.
+    #[command(after_help = CONFIG_HELP)]
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args, PartialEq, Eq)]
+pub struct BackfillArgs {
+    /// How many days of pipeline history to replay, up to now (1 to 366).
+    #[arg(long, value_name = "N", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BACKFILL_DAYS)))]
+    pub days: u32,
+}
+
+#[derive(Debug, Args, PartialEq, Eq)]
+pub struct ReportArgs {
+    /// The window: the last N days up to now (1 to 3650).
+    #[arg(long, value_name = "N", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_REPORT_DAYS)))]
+    pub days: u32,
+    /// Print the report as JSON (figures in seconds and fractions) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use clap::error::ErrorKind;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("tollgate").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn report_takes_days_and_json() {
+        let cli = parse(&["dora", "report", "--days", "7", "--json"]).expect("parses");
+        assert_eq!(
+            cli.command,
+            Command::Dora(Dora::Report(ReportArgs {
+                days: 7,
+                json: true
+            }))
+        );
+    }
+
+    #[test]
+    fn report_defaults_to_thirty_days_as_a_table() {
+        let cli = parse(&["dora", "report"]).expect("parses");
+        assert_eq!(
+            cli.command,
+            Command::Dora(Dora::Report(ReportArgs {
+                days: 30,
+                json: false
+            }))
+        );
+    }
+
+    #[test]
+    fn backfill_takes_days() {
+        let cli = parse(&["dora", "backfill", "--days", "90"]).expect("parses");
+        assert_eq!(
+            cli.command,
+            Command::Dora(Dora::Backfill(BackfillArgs { days: 90 }))
+        );
+    }
+
+    #[test]
+    fn zero_negative_or_non_numeric_days_are_refused() {
+        let err = parse(&["dora", "report", "--days", "0"]).expect_err("0 days");
+        assert_eq!(err.kind(), ErrorKind::ValueValidation);
+        for bad in ["-3", "week"] {
+            let err = parse(&["dora", "report", "--days", bad]).expect_err(bad);
+            let text = err.to_string();
+            assert!(
+                text.contains("--days") || text.contains(bad),
+                "{bad}: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn backfill_refuses_more_history_than_codepipeline_keeps() {
+        assert!(parse(&["dora", "backfill", "--days", "366"]).is_ok());
+        let err = parse(&["dora", "backfill", "--days", "367"]).expect_err("367 days");
+        assert_eq!(err.kind(), ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn json_is_not_an_option_of_backfill() {
+        let err = parse(&["dora", "backfill", "--json"]).expect_err("--json");
+        assert_eq!(err.kind(), ErrorKind::UnknownArgument);
+    }
+
+    #[test]
+    fn a_missing_subcommand_shows_help_instead_of_running() {
+        let err = parse(&["dora"]).expect_err("no subcommand");
+        assert_eq!(
+            err.kind(),
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        );
+    }
+
+    #[test]
+    fn report_help_names_the_table_variable_and_the_tier_source() {
+        let mut cmd = Cli::command();
+        let help = cmd
+            .find_subcommand_mut("dora")
+            .and_then(|d| d.find_subcommand_mut("report"))
+            .expect("dora report")
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("TABLE_NAME"), "{help}");
+        assert!(help.contains("2023 Accelerate State of DevOps"), "{help}");
+        assert!(help.contains("--json"), "{help}");
+    }
+}

@@ -1,0 +1,633 @@
+//! Adapters behind small traits: `MetricSink` (CloudWatch), `CommitHistory` (GitHub through
+//! octocrab), `OpsItems` (SSM GetOpsItem) and `PipelineHistory` (CodePipeline).
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use aws_smithy_types::DateTime;
+use serde::{Deserialize, Serialize};
+
+use crate::decide::{message_of_summary, parse_time, repository_of_url};
+use crate::error::DoraError;
+use crate::model::PIPELINE_DIMENSION;
+
+// ---------------------------------------------------------------------------- metrics
+
+/// The unit of a datapoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Seconds,
+}
+
+/// One datapoint of one pipeline; the sink writes it per pipeline and to the all-pipelines series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Datapoint {
+    pub metric: &'static str,
+    pub pipeline: String,
+    /// The event's time (epoch seconds).
+    pub time: i64,
+    pub value: f64,
+    pub unit: Unit,
+}
+
+/// Where datapoints go.
+pub trait MetricSink: Send + Sync {
+    /// Writes every datapoint (one request, at most [`MAX_POINTS_PER_PUT`] of them) or fails.
+    fn put(&self, points: &[Datapoint]) -> impl Future<Output = Result<(), DoraError>> + Send;
+}
+
+/// CloudWatch takes 1,000 metric datums per PutMetricData; each datapoint is two of them.
+pub const MAX_POINTS_PER_PUT: usize = 500;
+
+/// The production [`MetricSink`]: CloudWatch PutMetricData.
+#[derive(Debug, Clone)]
+pub struct CloudWatchSink {
+    pub client: aws_sdk_cloudwatch::Client,
+    pub namespace: String,
+}
+
+fn datum(point: &Datapoint, pipeline: Option<&str>) -> MetricDatum {
+    let unit = match point.unit {
+        Unit::Count => StandardUnit::Count,
+        Unit::Seconds => StandardUnit::Seconds,
+    };
+    let mut datum = MetricDatum::builder()
+        .metric_name(point.metric)
+        .timestamp(DateTime::from_secs(point.time))
+        .value(point.value)
+        .unit(unit);
+    if let Some(pipeline) = pipeline {
+        datum = datum.dimensions(
+            Dimension::builder()
+                .name(PIPELINE_DIMENSION)
+                .value(pipeline)
+                .build(),
+        );
+    }
+    datum.build()
+}
+
+impl MetricSink for CloudWatchSink {
+    async fn put(&self, points: &[Datapoint]) -> Result<(), DoraError> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        let data: Vec<MetricDatum> = points
+            .iter()
+            .flat_map(|p| [datum(p, Some(&p.pipeline)), datum(p, None)])
+            .collect();
+        self.client
+            .put_metric_data()
+            .namespace(&self.namespace)
+            .set_metric_data(Some(data))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| DoraError::Aws {
+                action: "CloudWatch PutMetricData".into(),
+                reason: tollgate::aws::error_text(&e),
+            })
+    }
+}
+
+// ---------------------------------------------------------------------------- GitHub
+
+/// A commit and its committer date (epoch seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    pub sha: String,
+    pub time: i64,
+}
+
+/// A repository's history.
+pub trait CommitHistory: Send + Sync {
+    /// The commits in `head` but not in `base` (`base...head`), every page; `None` when GitHub
+    /// does not know one of them (a force-push, another repository).
+    fn compare(
+        &self,
+        repository: &str,
+        base: &str,
+        head: &str,
+    ) -> impl Future<Output = Result<Option<Vec<CommitInfo>>, DoraError>> + Send;
+    /// One commit; `None` when GitHub does not know it.
+    fn commit(
+        &self,
+        repository: &str,
+        sha: &str,
+    ) -> impl Future<Output = Result<Option<CommitInfo>, DoraError>> + Send;
+}
+
+/// The production [`CommitHistory`]: GitHub's REST API through octocrab (no retries: a rate
+/// limit or a 5xx is returned as an error so that EventBridge retries the event).
+#[derive(Debug, Clone)]
+pub struct GitHubCommits {
+    pub client: octocrab::Octocrab,
+}
+
+/// Commits per page of a comparison (GitHub's maximum).
+pub const COMPARE_PAGE_SIZE: u32 = 100;
+
+#[derive(Deserialize)]
+struct GitUser {
+    #[serde(default)]
+    date: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct GitCommit {
+    #[serde(default)]
+    committer: Option<GitUser>,
+    #[serde(default)]
+    author: Option<GitUser>,
+}
+
+#[derive(Deserialize)]
+struct ApiCommit {
+    sha: String,
+    commit: GitCommit,
+}
+
+#[derive(Deserialize)]
+struct Comparison {
+    #[serde(default)]
+    total_commits: Option<usize>,
+    #[serde(default)]
+    commits: Vec<ApiCommit>,
+}
+
+#[derive(Serialize)]
+struct Page {
+    per_page: u32,
+    page: u32,
+}
+
+fn commit_info(c: &ApiCommit) -> Option<CommitInfo> {
+    let date = c
+        .commit
+        .committer
+        .as_ref()
+        .and_then(|u| u.date.as_deref())
+        .or_else(|| c.commit.author.as_ref().and_then(|u| u.date.as_deref()))?;
+    Some(CommitInfo {
+        sha: c.sha.clone(),
+        time: parse_time(date)?,
+    })
+}
+
+fn github_status(err: &octocrab::Error) -> Option<u16> {
+    match err {
+        octocrab::Error::GitHub { source, .. } => Some(source.status_code.as_u16()),
+        _ => None,
+    }
+}
+
+fn github_error(action: &str, err: &octocrab::Error) -> DoraError {
+    let reason = match err {
+        octocrab::Error::GitHub { source, .. } => {
+            let status = source.status_code.as_u16();
+            let kind = match status {
+                403 | 429 => "rate limited or forbidden",
+                500..=599 => "server error",
+                _ => "refused",
+            };
+            format!("{status} {kind}: {}", source.message)
+        }
+        other => other.to_string(),
+    };
+    DoraError::GitHub {
+        action: action.into(),
+        reason,
+    }
+}
+
+/// Path segments for GitHub's API: everything but unreserved characters and `/` percent-encoded.
+fn encode_path(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl CommitHistory for GitHubCommits {
+    async fn compare(
+        &self,
+        repository: &str,
+        base: &str,
+        head: &str,
+    ) -> Result<Option<Vec<CommitInfo>>, DoraError> {
+        let route = format!(
+            "/repos/{}/compare/{}...{}",
+            encode_path(repository),
+            encode_path(base),
+            encode_path(head)
+        );
+        let action = format!("compare {repository} {base}...{head}");
+        let mut commits = Vec::new();
+        for page in 1.. {
+            let params = Page {
+                per_page: COMPARE_PAGE_SIZE,
+                page,
+            };
+            let got: Comparison = match self.client.get(&route, Some(&params)).await {
+                Ok(got) => got,
+                Err(e) if matches!(github_status(&e), Some(404 | 422)) => return Ok(None),
+                Err(e) => return Err(github_error(&action, &e)),
+            };
+            let n = got.commits.len();
+            commits.extend(got.commits.iter().filter_map(commit_info));
+            let total = got.total_commits.unwrap_or(0);
+            if n < COMPARE_PAGE_SIZE as usize || commits.len() >= total {
+                break;
+            }
+        }
+        Ok(Some(commits))
+    }
+
+    async fn commit(&self, repository: &str, sha: &str) -> Result<Option<CommitInfo>, DoraError> {
+        let route = format!(
+            "/repos/{}/commits/{}",
+            encode_path(repository),
+            encode_path(sha)
+        );
+        match self.client.get::<ApiCommit, _, ()>(&route, None).await {
+            Ok(c) => Ok(commit_info(&c)),
+            Err(e) if matches!(github_status(&e), Some(404 | 422)) => Ok(None),
+            Err(e) => Err(github_error(&format!("commit {repository}@{sha}"), &e)),
+        }
+    }
+}
+
+/// The [`CommitHistory`] of a calculator that never reads GitHub (all but lead time): it has
+/// no value, so the GitHub client is not even linked into those binaries.
+#[derive(Debug, Clone, Copy)]
+pub enum NoGitHub {}
+
+impl CommitHistory for NoGitHub {
+    async fn compare(
+        &self,
+        _repository: &str,
+        _base: &str,
+        _head: &str,
+    ) -> Result<Option<Vec<CommitInfo>>, DoraError> {
+        match *self {}
+    }
+
+    async fn commit(&self, _repository: &str, _sha: &str) -> Result<Option<CommitInfo>, DoraError> {
+        match *self {}
+    }
+}
+
+// ---------------------------------------------------------------------------- OpsItems
+
+/// What the calculators need of an OpsItem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpsItemInfo {
+    pub id: String,
+    /// `Open`, `InProgress`, `Resolved`, …
+    pub status: Option<String>,
+    /// CreatedTime (epoch seconds).
+    pub created: i64,
+    /// LastModifiedTime (epoch seconds): the resolution time once it is `Resolved`.
+    pub last_modified: Option<i64>,
+    /// OperationalData key → value.
+    pub data: HashMap<String, String>,
+}
+
+/// OpsCenter.
+pub trait OpsItems: Send + Sync {
+    fn get(&self, id: &str) -> impl Future<Output = Result<OpsItemInfo, DoraError>> + Send;
+}
+
+/// The production [`OpsItems`]: SSM GetOpsItem.
+#[derive(Debug, Clone)]
+pub struct SsmOpsItems {
+    pub client: aws_sdk_ssm::Client,
+}
+
+impl OpsItems for SsmOpsItems {
+    async fn get(&self, id: &str) -> Result<OpsItemInfo, DoraError> {
+        let action = format!("SSM GetOpsItem {id}");
+        let out = self
+            .client
+            .get_ops_item()
+            .ops_item_id(id)
+            .send()
+            .await
+            .map_err(|e| DoraError::aws(&action, &e))?;
+        let item = out.ops_item().ok_or_else(|| DoraError::Aws {
+            action: action.clone(),
+            reason: "the answer has no OpsItem".into(),
+        })?;
+        let created = item
+            .created_time()
+            .map(|t| t.secs())
+            .ok_or_else(|| DoraError::Aws {
+                action: action.clone(),
+                reason: "the OpsItem has no CreatedTime".into(),
+            })?;
+        Ok(OpsItemInfo {
+            id: item.ops_item_id().unwrap_or(id).to_string(),
+            status: item.status().map(|s| s.as_str().to_string()),
+            created,
+            last_modified: item.last_modified_time().map(|t| t.secs()),
+            data: item
+                .operational_data()
+                .map(|d| {
+                    d.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.value()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------- CodePipeline
+
+/// What an execution deployed: from GetPipelineExecution (artifact revisions, trigger) and the
+/// source action's output variables (ListActionExecutions).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecutionSource {
+    pub trigger_type: Option<String>,
+    pub commit: Option<String>,
+    pub repository: Option<String>,
+    pub branch: Option<String>,
+    pub commit_message: Option<String>,
+    /// The commit's committer (else author) date, when the source action says it.
+    pub commit_time: Option<i64>,
+}
+
+/// One execution of ListPipelineExecutions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionSummary {
+    pub execution_id: String,
+    /// `Succeeded`, `Failed`, `InProgress`, …
+    pub status: String,
+    pub trigger_type: Option<String>,
+    /// lastUpdateTime (epoch seconds): when a Succeeded execution finished.
+    pub last_update: Option<i64>,
+}
+
+/// CodePipeline's pipelines and their history.
+pub trait PipelineHistory: Send + Sync {
+    /// The pipeline's stage names (GetPipeline).
+    fn stage_names(
+        &self,
+        pipeline: &str,
+    ) -> impl Future<Output = Result<Vec<String>, DoraError>> + Send;
+    /// What an execution deployed.
+    fn execution_source(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+    ) -> impl Future<Output = Result<ExecutionSource, DoraError>> + Send;
+    /// Every pipeline's name (ListPipelines, every page).
+    fn pipelines(&self) -> impl Future<Output = Result<Vec<String>, DoraError>> + Send;
+    /// The pipeline's executions updated at or after `since` (ListPipelineExecutions, newest
+    /// first, every page until older ones).
+    fn executions(
+        &self,
+        pipeline: &str,
+        since: i64,
+    ) -> impl Future<Output = Result<Vec<ExecutionSummary>, DoraError>> + Send;
+}
+
+/// The production [`PipelineHistory`]: the CodePipeline API.
+#[derive(Debug, Clone)]
+pub struct CodePipelineHistory {
+    pub client: aws_sdk_codepipeline::Client,
+}
+
+fn cp_error<E, R>(action: String, err: &aws_sdk_codepipeline::error::SdkError<E, R>) -> DoraError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    DoraError::Aws {
+        action,
+        reason: tollgate::aws::error_text(err),
+    }
+}
+
+/// The source action's output variables that say what was deployed.
+fn apply_output_variables(source: &mut ExecutionSource, vars: &HashMap<String, String>) {
+    let get = |k: &str| vars.get(k).filter(|v| !v.is_empty()).cloned();
+    source.branch = source.branch.take().or_else(|| get("BranchName"));
+    source.commit = source.commit.take().or_else(|| get("CommitId"));
+    source.commit_message = source
+        .commit_message
+        .take()
+        .or_else(|| get("CommitMessage"));
+    if let Some(repo) = get("FullRepositoryName") {
+        source.repository = Some(repo);
+    } else if source.repository.is_none() {
+        source.repository = get("RepositoryName");
+    }
+    source.commit_time = source.commit_time.or_else(|| {
+        get("CommitterDate")
+            .or_else(|| get("AuthorDate"))
+            .and_then(|d| parse_time(&d))
+    });
+}
+
+impl PipelineHistory for CodePipelineHistory {
+    async fn stage_names(&self, pipeline: &str) -> Result<Vec<String>, DoraError> {
+        let out = self
+            .client
+            .get_pipeline()
+            .name(pipeline)
+            .send()
+            .await
+            .map_err(|e| cp_error(format!("CodePipeline GetPipeline {pipeline}"), &e))?;
+        Ok(out
+            .pipeline()
+            .map(|p| p.stages().iter().map(|s| s.name().to_string()).collect())
+            .unwrap_or_default())
+    }
+
+    async fn execution_source(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+    ) -> Result<ExecutionSource, DoraError> {
+        let out = self
+            .client
+            .get_pipeline_execution()
+            .pipeline_name(pipeline)
+            .pipeline_execution_id(execution_id)
+            .send()
+            .await
+            .map_err(|e| {
+                cp_error(
+                    format!("CodePipeline GetPipelineExecution {pipeline} {execution_id}"),
+                    &e,
+                )
+            })?;
+        let mut source = ExecutionSource::default();
+        if let Some(execution) = out.pipeline_execution() {
+            source.trigger_type = execution
+                .trigger()
+                .and_then(|t| t.trigger_type())
+                .map(|t| t.as_str().to_string());
+            // The first revision with a commit is the source that triggered it.
+            if let Some(rev) = execution
+                .artifact_revisions()
+                .iter()
+                .find(|r| r.revision_id().is_some())
+            {
+                source.commit = rev.revision_id().map(str::to_string);
+                source.commit_message = rev.revision_summary().map(message_of_summary);
+                source.repository = rev.revision_url().and_then(repository_of_url);
+            }
+        }
+        let actions = self
+            .client
+            .list_action_executions()
+            .pipeline_name(pipeline)
+            .filter(
+                aws_sdk_codepipeline::types::ActionExecutionFilter::builder()
+                    .pipeline_execution_id(execution_id)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                cp_error(
+                    format!("CodePipeline ListActionExecutions {pipeline} {execution_id}"),
+                    &e,
+                )
+            })?;
+        let source_vars = actions.action_execution_details().iter().find_map(|a| {
+            let vars = a.output()?.output_variables()?;
+            (vars.contains_key("CommitId") || vars.contains_key("BranchName")).then_some(vars)
+        });
+        if let Some(vars) = source_vars {
+            apply_output_variables(&mut source, vars);
+        }
+        Ok(source)
+    }
+
+    async fn pipelines(&self) -> Result<Vec<String>, DoraError> {
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_pipelines()
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| cp_error("CodePipeline ListPipelines".into(), &e))?;
+            names.extend(
+                out.pipelines()
+                    .iter()
+                    .filter_map(|p| p.name().map(str::to_string)),
+            );
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(names)
+    }
+
+    async fn executions(
+        &self,
+        pipeline: &str,
+        since: i64,
+    ) -> Result<Vec<ExecutionSummary>, DoraError> {
+        let mut all = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_pipeline_executions()
+                .pipeline_name(pipeline)
+                .max_results(100)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    cp_error(
+                        format!("CodePipeline ListPipelineExecutions {pipeline}"),
+                        &e,
+                    )
+                })?;
+            let mut older = false;
+            for e in out.pipeline_execution_summaries() {
+                let last_update = e.last_update_time().map(|t| t.secs());
+                if last_update.is_some_and(|t| t < since) {
+                    older = true;
+                    continue;
+                }
+                let Some(id) = e.pipeline_execution_id() else {
+                    continue;
+                };
+                all.push(ExecutionSummary {
+                    execution_id: id.to_string(),
+                    status: e
+                        .status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    trigger_type: e
+                        .trigger()
+                        .and_then(|t| t.trigger_type())
+                        .map(|t| t.as_str().to_string()),
+                    last_update,
+                });
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() && !older => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_variables_fill_what_the_revision_lacks_and_name_the_repository() {
+        let mut source = ExecutionSource {
+            commit: Some("abc".into()),
+            ..Default::default()
+        };
+        let vars = HashMap::from([
+            ("BranchName".to_string(), "main".to_string()),
+            ("CommitId".to_string(), "other".to_string()),
+            ("FullRepositoryName".to_string(), "acme/web".to_string()),
+            ("AuthorDate".to_string(), "1970-01-01T01:00:00Z".to_string()),
+        ]);
+        apply_output_variables(&mut source, &vars);
+        assert_eq!(source.commit.as_deref(), Some("abc"));
+        assert_eq!(source.branch.as_deref(), Some("main"));
+        assert_eq!(source.repository.as_deref(), Some("acme/web"));
+        assert_eq!(source.commit_time, Some(3_600));
+    }
+
+    #[test]
+    fn each_datapoint_becomes_a_pipeline_datum_and_an_all_pipelines_datum() {
+        let p = Datapoint {
+            metric: "DeploymentCount",
+            pipeline: "web".into(),
+            time: 1_000,
+            value: 1.0,
+            unit: Unit::Count,
+        };
+        let with = datum(&p, Some("web"));
+        assert_eq!(with.dimensions().len(), 1);
+        assert_eq!(with.dimensions()[0].value(), Some("web"));
+        assert!(datum(&p, None).dimensions().is_empty());
+        assert_eq!(with.timestamp().map(|t| t.secs()), Some(1_000));
+    }
+}

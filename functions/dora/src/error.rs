@@ -1,0 +1,41 @@
+//! The DORA calculators' errors: what failed, worded for the person reading the logs.
+
+use tollgate::state::StateError;
+
+/// Why an event could not be handled. Every variant is retried by EventBridge (the function
+/// returns an error) except `Malformed`, which no retry can fix.
+#[derive(Debug, thiserror::Error)]
+pub enum DoraError {
+    /// The event lacks a field the calculator needs.
+    #[error("malformed event: {0}")]
+    Malformed(String),
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// An AWS call failed (CodePipeline, SSM, CloudWatch).
+    #[error("{action} failed: {reason}")]
+    Aws { action: String, reason: String },
+    /// GitHub refused or failed: rate limit, 5xx, network. Returned so that EventBridge retries.
+    #[error("GitHub {action} failed: {reason}")]
+    GitHub { action: String, reason: String },
+}
+
+impl DoraError {
+    pub(crate) fn aws<E, R>(
+        action: impl Into<String>,
+        err: &aws_smithy_runtime_api_shim::SdkError<E, R>,
+    ) -> Self
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        DoraError::Aws {
+            action: action.into(),
+            reason: tollgate::aws::error_text(err),
+        }
+    }
+}
+
+/// The SDK error type every service crate re-exports.
+pub(crate) mod aws_smithy_runtime_api_shim {
+    pub use aws_sdk_ssm::error::SdkError;
+}

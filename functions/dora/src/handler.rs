@@ -1,0 +1,647 @@
+//! The four calculators: an event in, the ledger and the datapoints out, idempotently.
+//!
+//! Every calculator that receives a production-deployment event first records the deployment
+//! (the same record whichever function writes it: the event's time and trigger type, the commit,
+//! repository, branch and message from GetPipelineExecution's artifact revision and the source
+//! action's output variables), then does its own part. CodePipeline's events carry no commit, so
+//! the commit always comes from GetPipelineExecution; the trigger type comes from the event's
+//! `execution-trigger` when it has one (stage events do not), else from GetPipelineExecution.
+//!
+//! Duplicates: ledger records are conditional creates, and each datapoint request is preceded by
+//! a marker (`DORA#EMITTED#<metric>` / `<pipeline>#<id>`), removed again if CloudWatch fails, so
+//! a replayed or retried event never adds a datapoint twice.
+//!
+//! Out of order: each calculator reads the ledger as it is when the event arrives. Deployment
+//! counts, failures and restorations do not depend on the order. Lead time does where two
+//! deployments of one pipeline arrive in reverse order: the later one, handled first, compares
+//! from the deployment before both, so the commits of the earlier one are counted with it too.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+use tollgate::state::{Record, StateError, StateStore};
+
+use crate::adapters::{
+    CommitHistory, Datapoint, ExecutionSource, MAX_POINTS_PER_PUT, MetricSink, OpsItems,
+    PipelineHistory, Unit,
+};
+use crate::decide::{
+    PipelineFilter, Signal, attribute, branch_counts, fixes, is_production_deployment, lead_times,
+    linked_pipelines, previous_deployment, restore_time, within_cloudwatch_window,
+};
+use crate::error::DoraError;
+use crate::events::{self, Trigger};
+use crate::ledger;
+use crate::model::{
+    DEPLOYMENT_COUNT, Deployment, FAILED_DEPLOYMENT_COUNT, Incident, LEAD_TIME_FOR_CHANGES,
+    LeadTimes, TIME_TO_RESTORE,
+};
+
+/// How long a datapoint-dedupe marker is kept: past it, CloudWatch refuses the datapoint anyway.
+pub const MARKER_TTL: Duration = Duration::from_secs(15 * 86_400);
+
+/// The settings every calculator reads once per cold start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `METRICS_NAMESPACE` (default `DORA`).
+    pub namespace: String,
+    /// `PROD_PIPELINES` (default `*`).
+    pub prod_pipelines: PipelineFilter,
+    /// `PROD_STAGE_NAME` (default `DeployPROD`).
+    pub prod_stage: String,
+    /// `DEFAULT_MAIN_BRANCH` (default `main`).
+    pub main_branch: String,
+}
+
+/// One of the four keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Calculator {
+    DeploymentFrequency,
+    LeadTime,
+    ChangeFailureRate,
+    TimeToRestore,
+}
+
+impl Calculator {
+    pub const ALL: [Calculator; 4] = [
+        Calculator::DeploymentFrequency,
+        Calculator::LeadTime,
+        Calculator::ChangeFailureRate,
+        Calculator::TimeToRestore,
+    ];
+}
+
+/// What handling an event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to do, and why.
+    Ignored(String),
+    /// The ledger is up to date; `datapoints` new datapoints were written (0 for a duplicate).
+    Recorded { datapoints: usize },
+}
+
+/// A production deployment as detected, before its commit is looked up: the domain input that
+/// live events and the backfill both build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentInput {
+    pub pipeline: String,
+    pub execution_id: String,
+    /// The event's time (epoch seconds).
+    pub time: i64,
+    /// The trigger type when the event says it (else GetPipelineExecution's is used).
+    pub trigger_type: Option<String>,
+}
+
+/// Everything a calculator uses: settings and adapters, built once per cold start.
+pub struct Deps<S, M, P, O, C> {
+    pub settings: Settings,
+    pub store: S,
+    pub metrics: M,
+    pub pipelines: P,
+    pub ops_items: O,
+    /// GitHub; `None` when no token is configured (lead time then uses the trigger commit alone).
+    pub github: Option<C>,
+    /// Whether each pipeline has a `PROD_STAGE_NAME` stage (GetPipeline once per cold start).
+    stage_cache: Mutex<HashMap<String, bool>>,
+}
+
+impl<S, M, P, O, C> Deps<S, M, P, O, C>
+where
+    S: StateStore,
+    M: MetricSink,
+    P: PipelineHistory,
+    O: OpsItems,
+    C: CommitHistory,
+{
+    pub fn new(
+        settings: Settings,
+        store: S,
+        metrics: M,
+        pipelines: P,
+        ops_items: O,
+        github: Option<C>,
+    ) -> Self {
+        Deps {
+            settings,
+            store,
+            metrics,
+            pipelines,
+            ops_items,
+            github,
+            stage_cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Handles one EventBridge event for `calculator`; `now` is the processing time (epoch
+    /// seconds), used only for CloudWatch's two-week limit and marker expiry.
+    pub async fn handle(
+        &self,
+        calculator: Calculator,
+        event: &Value,
+        now: i64,
+    ) -> Result<Outcome, DoraError> {
+        let trigger = events::parse(event)?;
+        let outcome = match trigger {
+            Trigger::Other {
+                source,
+                detail_type,
+            } => Outcome::Ignored(format!("not a DORA event: {source} / {detail_type}")),
+            Trigger::OpsItem { id, .. } => match calculator {
+                Calculator::ChangeFailureRate | Calculator::TimeToRestore => {
+                    self.ops_item(calculator, &id, now).await?
+                }
+                _ => Outcome::Ignored(format!("OpsItem {id}: not this calculator's event")),
+            },
+            pipeline_event => match self.production_deployment(&pipeline_event).await? {
+                Ok(input) => self.deployment(&[calculator], &input, now).await?,
+                Err(reason) => Outcome::Ignored(reason),
+            },
+        };
+        match &outcome {
+            Outcome::Ignored(reason) => tracing::info!(%reason, "event ignored"),
+            Outcome::Recorded { datapoints } => tracing::info!(datapoints, "event recorded"),
+        }
+        Ok(outcome)
+    }
+
+    /// Whether a CodePipeline event is a production deployment (`Err` says why not).
+    async fn production_deployment(
+        &self,
+        trigger: &Trigger,
+    ) -> Result<Result<DeploymentInput, String>, DoraError> {
+        let (pipeline, execution_id, state, signal, trigger_type, time) = match trigger {
+            Trigger::Execution {
+                pipeline,
+                execution_id,
+                state,
+                trigger_type,
+                time,
+            } => (
+                pipeline,
+                execution_id,
+                state,
+                Signal::ExecutionSucceeded,
+                trigger_type.clone(),
+                *time,
+            ),
+            Trigger::Stage {
+                pipeline,
+                execution_id,
+                stage,
+                state,
+                time,
+            } => (
+                pipeline,
+                execution_id,
+                state,
+                Signal::StageSucceeded { stage },
+                None,
+                *time,
+            ),
+            other => return Ok(Err(format!("not a pipeline event: {other:?}"))),
+        };
+        if state != "SUCCEEDED" {
+            return Ok(Err(format!(
+                "{pipeline} {execution_id}: {state}, not SUCCEEDED"
+            )));
+        }
+        if !self.settings.prod_pipelines.matches(pipeline) {
+            return Ok(Err(format!(
+                "{pipeline} is not a production pipeline (PROD_PIPELINES={})",
+                self.settings.prod_pipelines.as_str()
+            )));
+        }
+        let has_prod_stage = match signal {
+            // A stage event names its stage: no need to read the pipeline.
+            Signal::StageSucceeded { .. } => true,
+            Signal::ExecutionSucceeded => self.has_prod_stage(pipeline).await?,
+        };
+        if !is_production_deployment(signal, &self.settings.prod_stage, has_prod_stage) {
+            return Ok(Err(format!(
+                "{pipeline} {execution_id}: not its production step (stage {})",
+                self.settings.prod_stage
+            )));
+        }
+        Ok(Ok(DeploymentInput {
+            pipeline: pipeline.clone(),
+            execution_id: execution_id.clone(),
+            time,
+            trigger_type,
+        }))
+    }
+
+    async fn has_prod_stage(&self, pipeline: &str) -> Result<bool, DoraError> {
+        let cached = self
+            .stage_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(pipeline)
+            .copied();
+        if let Some(known) = cached {
+            return Ok(known);
+        }
+        let stages = self.pipelines.stage_names(pipeline).await?;
+        let has = stages.contains(&self.settings.prod_stage);
+        self.stage_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(pipeline.to_string(), has);
+        Ok(has)
+    }
+
+    /// Looks up what a production deployment shipped and records it in the ledger (once per
+    /// execution id). `None` when its branch is known and is not the main branch.
+    pub async fn record(
+        &self,
+        input: &DeploymentInput,
+    ) -> Result<Option<(Deployment, ExecutionSource)>, DoraError> {
+        let source = self
+            .pipelines
+            .execution_source(&input.pipeline, &input.execution_id)
+            .await?;
+        if !branch_counts(source.branch.as_deref(), &self.settings.main_branch) {
+            tracing::info!(
+                pipeline = %input.pipeline,
+                execution_id = %input.execution_id,
+                branch = ?source.branch,
+                "not the main branch: not a production deployment"
+            );
+            return Ok(None);
+        }
+        let deployment = Deployment {
+            pipeline: input.pipeline.clone(),
+            execution_id: input.execution_id.clone(),
+            time: input.time,
+            commit: source.commit.clone(),
+            repository: source.repository.clone(),
+            branch: source.branch.clone(),
+            commit_message: source.commit_message.clone(),
+            trigger_type: input.trigger_type.clone().or(source.trigger_type.clone()),
+        };
+        let recorded = ledger::record_deployment(&self.store, &deployment).await?;
+        Ok(Some((recorded, source)))
+    }
+
+    /// Records a production deployment, then does each calculator's part for it.
+    pub async fn deployment(
+        &self,
+        calculators: &[Calculator],
+        input: &DeploymentInput,
+        now: i64,
+    ) -> Result<Outcome, DoraError> {
+        let Some((deployment, source)) = self.record(input).await? else {
+            return Ok(Outcome::Ignored(format!(
+                "{} {}: not the {} branch",
+                input.pipeline, input.execution_id, self.settings.main_branch
+            )));
+        };
+        let mut datapoints = 0;
+        for calculator in calculators {
+            datapoints += match calculator {
+                Calculator::DeploymentFrequency => {
+                    self.emit(
+                        DEPLOYMENT_COUNT,
+                        &deployment.pipeline,
+                        &deployment.execution_id,
+                        deployment.time,
+                        &[1.0],
+                        Unit::Count,
+                        now,
+                    )
+                    .await?
+                }
+                Calculator::LeadTime => self.lead_time(&deployment, &source, now).await?,
+                Calculator::ChangeFailureRate => self.rollback(&deployment, now).await?,
+                Calculator::TimeToRestore => self.fixing_deployment(&deployment, now).await?,
+            };
+        }
+        Ok(Outcome::Recorded { datapoints })
+    }
+
+    /// Writes datapoints (all at `time`) once: a marker per request is created first; if
+    /// CloudWatch then fails, the marker is removed and the error returned (the event is retried).
+    #[allow(clippy::too_many_arguments)]
+    async fn emit(
+        &self,
+        metric: &'static str,
+        pipeline: &str,
+        key: &str,
+        time: i64,
+        values: &[f64],
+        unit: Unit,
+        now: i64,
+    ) -> Result<usize, DoraError> {
+        if values.is_empty() {
+            return Ok(0);
+        }
+        if !within_cloudwatch_window(time, now) {
+            tracing::info!(
+                metric,
+                pipeline,
+                key,
+                time,
+                "datapoint outside CloudWatch's two-week window: ledger only"
+            );
+            return Ok(0);
+        }
+        let mut written = 0;
+        for (i, chunk) in values.chunks(MAX_POINTS_PER_PUT).enumerate() {
+            let sk = if i == 0 {
+                format!("{pipeline}#{key}")
+            } else {
+                format!("{pipeline}#{key}#{i}")
+            };
+            let pk = ledger::emitted_pk(metric);
+            let marker = Record::new(&pk, &sk).expiring_after(
+                std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0)),
+                MARKER_TTL,
+            );
+            match self.store.create(&marker).await {
+                Ok(()) => {}
+                Err(StateError::AlreadyExists { .. }) => {
+                    tracing::info!(metric, pipeline, key, "datapoints already written");
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            let points: Vec<Datapoint> = chunk
+                .iter()
+                .map(|&value| Datapoint {
+                    metric,
+                    pipeline: pipeline.to_string(),
+                    time,
+                    value,
+                    unit,
+                })
+                .collect();
+            if let Err(e) = self.metrics.put(&points).await {
+                if let Err(undo) = self.store.delete(&pk, &sk).await {
+                    tracing::error!(error = %undo, "could not remove the datapoint marker");
+                }
+                return Err(e);
+            }
+            written += points.len();
+        }
+        Ok(written)
+    }
+
+    /// Lead time: one datapoint per newly deployed commit (none for a rollback).
+    async fn lead_time(
+        &self,
+        deployment: &Deployment,
+        source: &ExecutionSource,
+        now: i64,
+    ) -> Result<usize, DoraError> {
+        if deployment.is_rollback() {
+            tracing::info!(execution_id = %deployment.execution_id, "a rollback ships no change: no lead time");
+            return Ok(0);
+        }
+        let pk = ledger::lead_pk(&deployment.pipeline);
+        let lead = match self.store.get(&pk, &deployment.execution_id).await? {
+            Some(record) => serde_json::from_value::<LeadTimes>(record.data).map_err(|e| {
+                StateError::Corrupt {
+                    pk: pk.clone(),
+                    sk: deployment.execution_id.clone(),
+                    reason: e.to_string(),
+                }
+            })?,
+            None => {
+                let commit_times = self.new_commit_times(deployment, source).await?;
+                let lead = LeadTimes {
+                    pipeline: deployment.pipeline.clone(),
+                    execution_id: deployment.execution_id.clone(),
+                    time: deployment.time,
+                    seconds: lead_times(deployment.time, &commit_times),
+                };
+                ledger::record_lead_times(&self.store, &lead).await?;
+                lead
+            }
+        };
+        let values: Vec<f64> = lead.seconds.iter().map(|&s| s as f64).collect();
+        self.emit(
+            LEAD_TIME_FOR_CHANGES,
+            &deployment.pipeline,
+            &deployment.execution_id,
+            deployment.time,
+            &values,
+            Unit::Seconds,
+            now,
+        )
+        .await
+    }
+
+    /// The commit times of the commits `deployment` newly shipped.
+    async fn new_commit_times(
+        &self,
+        deployment: &Deployment,
+        source: &ExecutionSource,
+    ) -> Result<Vec<i64>, DoraError> {
+        let Some(head) = deployment.commit.as_deref() else {
+            tracing::warn!(execution_id = %deployment.execution_id, "no commit known: no lead time");
+            return Ok(Vec::new());
+        };
+        let fallback = |why: &str| -> Vec<i64> {
+            match source.commit_time {
+                Some(t) => {
+                    tracing::info!(execution_id = %deployment.execution_id, why, "lead time from the trigger commit alone");
+                    vec![t]
+                }
+                None => {
+                    tracing::warn!(execution_id = %deployment.execution_id, why, "the trigger commit's date is unknown: no lead time");
+                    Vec::new()
+                }
+            }
+        };
+        let (Some(github), Some(repository)) = (&self.github, deployment.repository.as_deref())
+        else {
+            let why = if self.github.is_none() {
+                "GitHub is not configured (GITHUB_TOKEN_SECRET_ARN)"
+            } else {
+                "the repository is unknown"
+            };
+            return Ok(fallback(why));
+        };
+        let deployments = ledger::deployments(&self.store, &deployment.pipeline).await?;
+        let base = previous_deployment(&deployments, deployment).and_then(|d| d.commit.clone());
+        match base {
+            Some(base) if base == head => Ok(Vec::new()),
+            Some(base) => match github.compare(repository, &base, head).await? {
+                Some(commits) => Ok(commits.iter().map(|c| c.time).collect()),
+                None => {
+                    self.trigger_commit(github, repository, head, &fallback)
+                        .await
+                }
+            },
+            None => {
+                self.trigger_commit(github, repository, head, &fallback)
+                    .await
+            }
+        }
+    }
+
+    async fn trigger_commit(
+        &self,
+        github: &C,
+        repository: &str,
+        head: &str,
+        fallback: &dyn Fn(&str) -> Vec<i64>,
+    ) -> Result<Vec<i64>, DoraError> {
+        match github.commit(repository, head).await? {
+            Some(c) => Ok(vec![c.time]),
+            None => Ok(fallback("GitHub does not know the commit")),
+        }
+    }
+
+    /// Marks `deployment` failed (once) and writes its one FailedDeploymentCount datapoint.
+    async fn fail(
+        &self,
+        deployment: &Deployment,
+        cause: &str,
+        now: i64,
+    ) -> Result<usize, DoraError> {
+        ledger::record_failure(&self.store, deployment, cause).await?;
+        self.emit(
+            FAILED_DEPLOYMENT_COUNT,
+            &deployment.pipeline,
+            &deployment.execution_id,
+            deployment.time,
+            &[1.0],
+            Unit::Count,
+            now,
+        )
+        .await
+    }
+
+    /// A rollback marks the deployment it replaced as failed.
+    async fn rollback(&self, deployment: &Deployment, now: i64) -> Result<usize, DoraError> {
+        if !deployment.is_rollback() {
+            return Ok(0);
+        }
+        let deployments = ledger::deployments(&self.store, &deployment.pipeline).await?;
+        match previous_deployment(&deployments, deployment) {
+            Some(replaced) => {
+                let replaced = replaced.clone();
+                self.fail(
+                    &replaced,
+                    &format!("rollback:{}", deployment.execution_id),
+                    now,
+                )
+                .await
+            }
+            None => {
+                tracing::info!(execution_id = %deployment.execution_id, "rollback with no earlier deployment in the ledger");
+                Ok(0)
+            }
+        }
+    }
+
+    /// A production deployment naming an open incident's OpsItem id restores it.
+    async fn fixing_deployment(
+        &self,
+        deployment: &Deployment,
+        now: i64,
+    ) -> Result<usize, DoraError> {
+        let mut datapoints = 0;
+        for incident in ledger::incidents(&self.store, &deployment.pipeline).await? {
+            if incident.restored.is_none() && fixes(deployment, &incident) {
+                datapoints += self.restore(&incident, deployment.time, now).await?;
+            }
+        }
+        Ok(datapoints)
+    }
+
+    /// Fills in the restore time once and writes its one TimeToRestore datapoint.
+    async fn restore(
+        &self,
+        incident: &Incident,
+        restored: i64,
+        now: i64,
+    ) -> Result<usize, DoraError> {
+        if incident.restored.is_none() {
+            ledger::restore_incident(&self.store, incident, restored).await?;
+        }
+        let current = ledger::incident(&self.store, &incident.pipeline, &incident.id)
+            .await?
+            .unwrap_or_else(|| incident.clone());
+        let (Some(at), Some(seconds)) = (current.restored, current.time_to_restore()) else {
+            return Ok(0);
+        };
+        self.emit(
+            TIME_TO_RESTORE,
+            &current.pipeline,
+            &current.id,
+            at,
+            &[seconds as f64],
+            Unit::Seconds,
+            now,
+        )
+        .await
+    }
+
+    /// An OpsItem was created or updated: link it, attribute it, fail its deployment (change
+    /// failure rate) or restore it (time to restore).
+    async fn ops_item(
+        &self,
+        calculator: Calculator,
+        id: &str,
+        now: i64,
+    ) -> Result<Outcome, DoraError> {
+        let item = self.ops_items.get(id).await?;
+        let links: Vec<_> = linked_pipelines(&item.data)
+            .into_iter()
+            .filter(|l| self.settings.prod_pipelines.matches(&l.pipeline))
+            .collect();
+        if links.is_empty() {
+            return Ok(Outcome::Ignored(format!(
+                "OpsItem {id} is linked to no production pipeline"
+            )));
+        }
+        let resolved = item
+            .status
+            .as_deref()
+            .is_some_and(|s| s == "Resolved")
+            .then_some(item.last_modified)
+            .flatten();
+        let mut datapoints = 0;
+        for link in links {
+            let deployments = ledger::deployments(&self.store, &link.pipeline).await?;
+            let attributed = attribute(&deployments, item.created, link.execution_id.as_deref());
+            let incident = ledger::record_incident(
+                &self.store,
+                &Incident {
+                    id: item.id.clone(),
+                    pipeline: link.pipeline.clone(),
+                    execution_id: attributed.map(|d| d.execution_id.clone()),
+                    created: item.created,
+                    restored: None,
+                },
+            )
+            .await?;
+            match calculator {
+                Calculator::ChangeFailureRate => {
+                    let failed = incident
+                        .execution_id
+                        .as_deref()
+                        .and_then(|e| deployments.iter().find(|d| d.execution_id == e));
+                    match failed {
+                        Some(d) => datapoints += self.fail(d, &item.id, now).await?,
+                        None => tracing::info!(
+                            ops_item = %item.id,
+                            pipeline = %link.pipeline,
+                            "no production deployment before the OpsItem: no failed deployment"
+                        ),
+                    }
+                }
+                Calculator::TimeToRestore => {
+                    if let Some(at) = restore_time(&incident, &deployments, resolved) {
+                        datapoints += self.restore(&incident, at, now).await?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(Outcome::Recorded { datapoints })
+    }
+}

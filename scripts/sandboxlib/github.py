@@ -1,0 +1,234 @@
+"""A local stand-in for GitHub's REST API (what the DORA lead-time calculator reads), on
+127.0.0.1 and a free port, serving seeded repositories' histories. Standard library only.
+
+    GET /repos/{owner}/{repo}/compare/{base}...{head}   the commits reachable from head and not
+        from base, oldest first. Without per_page/page: up to 250 commits, as GitHub answers;
+        with them: that page (per_page default 30, at most 100) and a Link header (rel="next",
+        "last", "first", "prev") as GitHub's pagination guide documents it. Unknown commit: 404.
+    GET /repos/{owner}/{repo}/commits/{sha}             one commit; unknown: 422 "No commit found for SHA"
+
+Repositories are private: a request needs `Authorization: Bearer <token>` (or `token <token>`)
+with the seeded token; a wrong one is 401 "Bad credentials", none is 404 (as GitHub hides a
+private repository). Every answer carries GitHub's X-RateLimit-* headers; `rate_limited = n`
+makes the next n requests 403 "API rate limit exceeded" with X-RateLimit-Remaining: 0.
+
+    with GitHubStandIn(token) as github:
+        github.add_repository("octo-org/orders-api", [Commit(sha, time, message), ...])  # oldest first
+        github.url   # GITHUB_API_URL
+        github.requests  # [(path, query dict, status)]
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+DOCS = "https://docs.github.com/rest/commits/commits"
+MAX_UNPAGINATED = 250
+DEFAULT_PER_PAGE = 30
+MAX_PER_PAGE = 100
+RATE_LIMIT = 5000
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    time: int  # committer date, epoch seconds
+    message: str
+    author: str = "octocat"
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class GitHubStandIn:
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.repositories: dict[str, list[Commit]] = {}
+        self.requests: list[tuple[str, dict, int]] = []
+        self.rate_limited = 0
+        self.used = 0
+        self.lock = threading.Lock()
+        self.server: _Server | None = None
+        self.url = ""
+
+    # -------------------------------------------------------------- lifecycle
+    def __enter__(self) -> "GitHubStandIn":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> str:
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                status, body, headers = stand_in.answer(self.path, self.headers.get("Authorization"))
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, name="github-stand-in", daemon=True).start()
+        return self.url
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def add_repository(self, full_name: str, commits: list[Commit]) -> None:
+        """A repository whose default branch is `commits`, oldest first."""
+        with self.lock:
+            self.repositories[full_name] = list(commits)
+
+    # -------------------------------------------------------------- answers
+    def answer(self, raw_path: str, authorization: str | None) -> tuple[int, object, dict]:
+        parsed = urllib.parse.urlsplit(raw_path)
+        path = urllib.parse.unquote(parsed.path)
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query).items()}
+        with self.lock:
+            status, body, headers = self._answer(path, query, authorization)
+            self.requests.append((path, query, status))
+        return status, body, headers
+
+    def _rate_headers(self) -> dict:
+        remaining = 0 if self.rate_limited else max(0, RATE_LIMIT - self.used)
+        return {"X-RateLimit-Limit": str(RATE_LIMIT), "X-RateLimit-Remaining": str(remaining),
+                "X-RateLimit-Used": str(self.used), "X-RateLimit-Reset": str(int(time.time()) + 3600),
+                "X-RateLimit-Resource": "core", "X-GitHub-Media-Type": "github.v3; format=json"}
+
+    def _answer(self, path: str, query: dict, authorization: str | None) -> tuple[int, object, dict]:
+        headers = self._rate_headers()
+        if self.rate_limited:
+            self.rate_limited -= 1
+            return 403, {"message": "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, "
+                                    "please include the request ID.",
+                         "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+                         "status": "403"}, headers
+        scheme, _, credential = (authorization or "").partition(" ")
+        if authorization and (scheme.lower() not in ("bearer", "token") or credential != self.token):
+            return 401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"}, headers
+        self.used += 1
+        headers = self._rate_headers()
+        parts = path.strip("/").split("/")
+        not_found = {"message": "Not Found", "documentation_url": DOCS, "status": "404"}
+        if len(parts) < 5 or parts[0] != "repos" or parts[3] not in ("compare", "commits"):
+            return 404, not_found, headers
+        full_name = f"{parts[1]}/{parts[2]}"
+        commits = self.repositories.get(full_name)
+        if commits is None or not authorization:
+            return 404, not_found, headers
+        rest = "/".join(parts[4:])
+        if parts[3] == "commits":
+            found = self._find(commits, rest)
+            if found is None:
+                return 422, {"message": f"No commit found for SHA: {rest}", "documentation_url": f"{DOCS}#get-a-commit",
+                             "status": "422"}, headers
+            index, commit = found
+            return 200, {**self._commit(full_name, commits, index),
+                         "stats": {"total": 2, "additions": 1, "deletions": 1}, "files": []}, headers
+        base_ref, sep, head_ref = rest.partition("...")
+        base, head = self._find(commits, base_ref) if sep else None, self._find(commits, head_ref) if sep else None
+        if base is None or head is None:
+            return 404, not_found, headers
+        (base_index, _), (head_index, _) = base, head
+        ahead = list(range(base_index + 1, head_index + 1))
+        behind = max(0, base_index - head_index)
+        paginated = "page" in query or "per_page" in query
+        try:
+            page = max(1, int(query.get("page", 1)))
+            per_page = min(MAX_PER_PAGE, max(1, int(query.get("per_page", DEFAULT_PER_PAGE))))
+        except ValueError:
+            page, per_page = 1, DEFAULT_PER_PAGE
+        if paginated:
+            chosen = ahead[(page - 1) * per_page: page * per_page]
+            last = max(1, -(-len(ahead) // per_page))
+            links = []
+            if page < last:
+                links += [self._link(path, per_page, page + 1, "next"), self._link(path, per_page, last, "last")]
+            if page > 1:
+                links += [self._link(path, per_page, 1, "first"), self._link(path, per_page, min(page - 1, last), "prev")]
+            if links:
+                headers["Link"] = ", ".join(links)
+        else:
+            chosen = ahead[:MAX_UNPAGINATED]
+        status = "identical" if not ahead and not behind else "ahead" if not behind else "behind" if not ahead else "diverged"
+        base_commit = self._commit(full_name, commits, base_index)
+        comparison = {
+            "url": f"{self.url}/repos/{full_name}/compare/{rest}",
+            "html_url": f"https://github.com/{full_name}/compare/{rest}",
+            "permalink_url": f"https://github.com/{full_name}/compare/{full_name.split('/')[0]}:{commits[base_index].sha[:7]}...{full_name.split('/')[0]}:{commits[head_index].sha[:7]}",
+            "diff_url": f"https://github.com/{full_name}/compare/{rest}.diff",
+            "patch_url": f"https://github.com/{full_name}/compare/{rest}.patch",
+            "base_commit": base_commit,
+            "merge_base_commit": base_commit if behind == 0 else self._commit(full_name, commits, head_index),
+            "status": status,
+            "ahead_by": len(ahead),
+            "behind_by": behind,
+            "total_commits": len(ahead),
+            "commits": [self._commit(full_name, commits, i) for i in chosen],
+        }
+        if not paginated or page == 1:  # the changed files are on the first page only
+            comparison["files"] = []
+        return 200, comparison, headers
+
+    def _link(self, path: str, per_page: int, page: int, rel: str) -> str:
+        return f'<{self.url}{urllib.parse.quote(path)}?per_page={per_page}&page={page}>; rel="{rel}"'
+
+    @staticmethod
+    def _find(commits: list[Commit], ref: str) -> tuple[int, Commit] | None:
+        """A commit by full SHA or a prefix of at least 7 characters (as git abbreviates)."""
+        if len(ref) < 7:
+            return None
+        for index, commit in enumerate(commits):
+            if commit.sha == ref or (len(ref) < 40 and commit.sha.startswith(ref)):
+                return index, commit
+        return None
+
+    def _commit(self, full_name: str, commits: list[Commit], index: int) -> dict:
+        c = commits[index]
+        api = f"{self.url}/repos/{full_name}"
+        person = {"name": c.author, "email": f"{c.author}@users.noreply.github.com", "date": _iso(c.time)}
+        user = {"login": c.author, "id": 583231, "type": "User", "site_admin": False,
+                "url": f"{self.url}/users/{c.author}", "html_url": f"https://github.com/{c.author}"}
+        parents = [{"sha": commits[index - 1].sha, "url": f"{api}/commits/{commits[index - 1].sha}",
+                    "html_url": f"https://github.com/{full_name}/commit/{commits[index - 1].sha}"}] if index > 0 else []
+        return {
+            "sha": c.sha,
+            "node_id": f"C_{c.sha[:20]}",
+            "commit": {"author": person, "committer": person, "message": c.message,
+                       "tree": {"sha": c.sha[::-1], "url": f"{api}/git/trees/{c.sha[::-1]}"},
+                       "url": f"{api}/git/commits/{c.sha}", "comment_count": 0,
+                       "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None}},
+            "url": f"{api}/commits/{c.sha}",
+            "html_url": f"https://github.com/{full_name}/commit/{c.sha}",
+            "comments_url": f"{api}/commits/{c.sha}/comments",
+            "author": user,
+            "committer": user,
+            "parents": parents,
+        }
