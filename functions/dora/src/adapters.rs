@@ -1,14 +1,16 @@
 //! Adapters behind small traits: `MetricSink` (CloudWatch), `CommitHistory` (GitHub through
-//! octocrab), `OpsItems` (SSM GetOpsItem) and `PipelineHistory` (CodePipeline).
+//! octocrab), `OpsItems` (SSM GetOpsItem) and `PipelineHistory` (CodePipeline), and `Accounts`,
+//! the clients that read another account's pipelines and OpsItems (sts:AssumeRole).
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Mutex;
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_smithy_types::DateTime;
 use serde::{Deserialize, Serialize};
 
-use crate::decide::{message_of_summary, parse_time, repository_of_url};
+use crate::decide::{message_of_summary, parse_time, partition, repository_of_url, split_identity};
 use crate::error::DoraError;
 use crate::model::PIPELINE_DIMENSION;
 
@@ -302,20 +304,39 @@ pub struct OpsItemInfo {
 
 /// OpsCenter.
 pub trait OpsItems: Send + Sync {
-    fn get(&self, id: &str) -> impl Future<Output = Result<OpsItemInfo, DoraError>> + Send;
+    /// The OpsItem `item`: its id (`oi-…`) in the function's own account, `<account>/<id>` in
+    /// another one (see [`crate::decide::identity`]).
+    fn get(&self, item: &str) -> impl Future<Output = Result<OpsItemInfo, DoraError>> + Send;
 }
 
-/// The production [`OpsItems`]: SSM GetOpsItem.
-#[derive(Debug, Clone)]
-pub struct SsmOpsItems {
+/// The production [`OpsItems`]: SSM GetOpsItem, in the function's account with `client`, in
+/// another account with the client `accounts` gives for it.
+#[derive(Debug)]
+pub struct SsmOpsItems<A = AssumedRoles<aws_sdk_ssm::Client>> {
     pub client: aws_sdk_ssm::Client,
+    pub accounts: A,
 }
 
-impl OpsItems for SsmOpsItems {
-    async fn get(&self, id: &str) -> Result<OpsItemInfo, DoraError> {
-        let action = format!("SSM GetOpsItem {id}");
-        let out = self
-            .client
+impl SsmOpsItems {
+    /// OpsItems of the function's own account only (another account's is an error naming
+    /// `CROSS_ACCOUNT_ROLE_NAME`).
+    pub fn new(client: aws_sdk_ssm::Client) -> Self {
+        SsmOpsItems {
+            client,
+            accounts: AssumedRoles::none(),
+        }
+    }
+}
+
+impl<A: Accounts<aws_sdk_ssm::Client>> OpsItems for SsmOpsItems<A> {
+    async fn get(&self, item: &str) -> Result<OpsItemInfo, DoraError> {
+        let (account, id) = split_identity(item);
+        let client = match account {
+            Some(account) => self.accounts.client(account).await?,
+            None => self.client.clone(),
+        };
+        let action = format!("SSM GetOpsItem {item}");
+        let out = client
             .get_ops_item()
             .ops_item_id(id)
             .send()
@@ -399,10 +420,37 @@ pub trait PipelineHistory: Send + Sync {
     ) -> impl Future<Output = Result<Vec<ExecutionSummary>, DoraError>> + Send;
 }
 
-/// The production [`PipelineHistory`]: the CodePipeline API.
-#[derive(Debug, Clone)]
-pub struct CodePipelineHistory {
+/// The production [`PipelineHistory`]: the CodePipeline API, in the function's account with
+/// `client`, for a pipeline of another account (`<account>/<name>`) with the client `accounts`
+/// gives for it.
+#[derive(Debug)]
+pub struct CodePipelineHistory<A = AssumedRoles<aws_sdk_codepipeline::Client>> {
     pub client: aws_sdk_codepipeline::Client,
+    pub accounts: A,
+}
+
+impl CodePipelineHistory {
+    /// Pipelines of the function's own account only (another account's is an error naming
+    /// `CROSS_ACCOUNT_ROLE_NAME`).
+    pub fn new(client: aws_sdk_codepipeline::Client) -> Self {
+        CodePipelineHistory {
+            client,
+            accounts: AssumedRoles::none(),
+        }
+    }
+}
+
+impl<A: Accounts<aws_sdk_codepipeline::Client>> CodePipelineHistory<A> {
+    /// The client for a pipeline identity, and the pipeline's bare name.
+    async fn client_for<'a>(
+        &self,
+        pipeline: &'a str,
+    ) -> Result<(aws_sdk_codepipeline::Client, &'a str), DoraError> {
+        match split_identity(pipeline) {
+            (Some(account), name) => Ok((self.accounts.client(account).await?, name)),
+            (None, name) => Ok((self.client.clone(), name)),
+        }
+    }
 }
 
 fn cp_error<E, R>(action: String, err: &aws_sdk_codepipeline::error::SdkError<E, R>) -> DoraError
@@ -437,12 +485,12 @@ fn apply_output_variables(source: &mut ExecutionSource, vars: &HashMap<String, S
     });
 }
 
-impl PipelineHistory for CodePipelineHistory {
+impl<A: Accounts<aws_sdk_codepipeline::Client>> PipelineHistory for CodePipelineHistory<A> {
     async fn stage_names(&self, pipeline: &str) -> Result<Vec<String>, DoraError> {
-        let out = self
-            .client
+        let (client, name) = self.client_for(pipeline).await?;
+        let out = client
             .get_pipeline()
-            .name(pipeline)
+            .name(name)
             .send()
             .await
             .map_err(|e| cp_error(format!("CodePipeline GetPipeline {pipeline}"), &e))?;
@@ -457,10 +505,10 @@ impl PipelineHistory for CodePipelineHistory {
         pipeline: &str,
         execution_id: &str,
     ) -> Result<ExecutionSource, DoraError> {
-        let out = self
-            .client
+        let (client, name) = self.client_for(pipeline).await?;
+        let out = client
             .get_pipeline_execution()
-            .pipeline_name(pipeline)
+            .pipeline_name(name)
             .pipeline_execution_id(execution_id)
             .send()
             .await
@@ -487,10 +535,9 @@ impl PipelineHistory for CodePipelineHistory {
                 source.repository = rev.revision_url().and_then(repository_of_url);
             }
         }
-        let actions = self
-            .client
+        let actions = client
             .list_action_executions()
-            .pipeline_name(pipeline)
+            .pipeline_name(name)
             .filter(
                 aws_sdk_codepipeline::types::ActionExecutionFilter::builder()
                     .pipeline_execution_id(execution_id)
@@ -543,13 +590,13 @@ impl PipelineHistory for CodePipelineHistory {
         pipeline: &str,
         since: i64,
     ) -> Result<Vec<ExecutionSummary>, DoraError> {
+        let (client, name) = self.client_for(pipeline).await?;
         let mut all = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let out = self
-                .client
+            let out = client
                 .list_pipeline_executions()
-                .pipeline_name(pipeline)
+                .pipeline_name(name)
                 .max_results(100)
                 .set_next_token(token.take())
                 .send()
@@ -589,6 +636,121 @@ impl PipelineHistory for CodePipelineHistory {
             }
         }
         Ok(all)
+    }
+}
+
+// ---------------------------------------------------------------------------- other accounts
+
+/// Clients that read another account: what the CodePipeline and SSM adapters need to follow an
+/// event forwarded from a tooling account.
+pub trait Accounts<T>: Send + Sync {
+    /// The client for `account` (a 12-digit id other than the function's own).
+    fn client(&self, account: &str) -> impl Future<Output = Result<T, DoraError>> + Send;
+}
+
+/// A service client whose credentials come from a role assumed through STS.
+pub trait AssumableClient: Clone + Send + Sync + 'static {
+    fn assuming(sdk: &aws_config::SdkConfig, role: aws_config::sts::AssumeRoleProvider) -> Self;
+}
+
+impl AssumableClient for aws_sdk_codepipeline::Client {
+    fn assuming(sdk: &aws_config::SdkConfig, role: aws_config::sts::AssumeRoleProvider) -> Self {
+        let config = aws_sdk_codepipeline::config::Builder::from(sdk)
+            .credentials_provider(role)
+            .build();
+        aws_sdk_codepipeline::Client::from_conf(config)
+    }
+}
+
+impl AssumableClient for aws_sdk_ssm::Client {
+    fn assuming(sdk: &aws_config::SdkConfig, role: aws_config::sts::AssumeRoleProvider) -> Self {
+        let config = aws_sdk_ssm::config::Builder::from(sdk)
+            .credentials_provider(role)
+            .build();
+        aws_sdk_ssm::Client::from_conf(config)
+    }
+}
+
+/// The variable naming the role assumed in other accounts.
+pub const CROSS_ACCOUNT_ROLE_VAR: &str = "CROSS_ACCOUNT_ROLE_NAME";
+
+/// The session name the role is assumed with (CloudTrail in the tooling account shows it).
+pub const SESSION_NAME: &str = "tollgate-dora";
+
+/// The production [`Accounts`]: `arn:<partition>:iam::<account>:role/<CROSS_ACCOUNT_ROLE_NAME>`
+/// assumed through STS, one client per account per cold start (the client caches and renews the
+/// credentials). Without a role name, every other account is an error naming the variable.
+pub struct AssumedRoles<T> {
+    role: Option<(aws_config::SdkConfig, String)>,
+    built: Mutex<HashMap<String, T>>,
+}
+
+impl<T> std::fmt::Debug for AssumedRoles<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssumedRoles")
+            .field("role_name", &self.role.as_ref().map(|(_, name)| name))
+            .finish()
+    }
+}
+
+impl<T> AssumedRoles<T> {
+    /// No role: other accounts cannot be read.
+    pub fn none() -> Self {
+        AssumedRoles {
+            role: None,
+            built: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Assumes `role_name` (when given) in other accounts, with the function's credentials.
+    pub fn new(sdk: &aws_config::SdkConfig, role_name: Option<String>) -> Self {
+        AssumedRoles {
+            role: role_name.map(|name| (sdk.clone(), name)),
+            built: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The role ARN assumed in `account`, when a role name is set.
+    pub fn role_arn(&self, account: &str) -> Option<String> {
+        let (sdk, name) = self.role.as_ref()?;
+        let partition = partition(sdk.region().map(|r| r.as_ref()));
+        Some(format!("arn:{partition}:iam::{account}:role/{name}"))
+    }
+}
+
+impl<T: AssumableClient> Accounts<T> for AssumedRoles<T> {
+    async fn client(&self, account: &str) -> Result<T, DoraError> {
+        let cached = self
+            .built
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(account)
+            .cloned();
+        if let Some(client) = cached {
+            return Ok(client);
+        }
+        let (Some((sdk, _)), Some(arn)) = (&self.role, self.role_arn(account)) else {
+            return Err(DoraError::CrossAccount {
+                account: account.to_string(),
+                reason: format!(
+                    "the event comes from another account, and {CROSS_ACCOUNT_ROLE_VAR} is not set \
+                     (template parameter CrossAccountRoleName): set it, and deploy \
+                     templates/dora-forwarder.yaml's read role in that account (docs/dora.md#cross-account)"
+                ),
+            });
+        };
+        let role = aws_config::sts::AssumeRoleProvider::builder(arn)
+            .session_name(SESSION_NAME)
+            .configure(sdk)
+            .build()
+            .await;
+        let client = T::assuming(sdk, role);
+        self.built
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(account.to_string())
+            .or_insert_with(|| client.clone());
+        Ok(client)
     }
 }
 

@@ -135,8 +135,51 @@ pub fn pipeline_of_arn(arn: &str) -> Option<&str> {
     }
 }
 
-/// The pipelines an OpsItem's OperationalData (key → value) links it to, without duplicates.
+/// The account and pipeline name of a CodePipeline ARN.
+pub fn account_and_pipeline_of_arn(arn: &str) -> Option<(&str, &str)> {
+    let name = pipeline_of_arn(arn)?;
+    let account = arn.split(':').nth(4)?;
+    Some((account, name))
+}
+
+/// Whether `text` is a 12-digit AWS account id.
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A pipeline's (or an OpsItem's) identity: the bare name in the function's own account
+/// (`home`), `<account>/<name>` in another account. Without `home`, or without an account,
+/// everything is the function's own (the bare name). CodePipeline names cannot contain `/`, so
+/// the identity is unambiguous; it is the ledger key, the `Pipeline` dimension and the report's row.
+pub fn identity(home: Option<&str>, account: Option<&str>, name: &str) -> String {
+    match (home, account) {
+        (Some(home), Some(account)) if account != home => format!("{account}/{name}"),
+        _ => name.to_string(),
+    }
+}
+
+/// The account (`None`: the function's own) and the bare name of an [`identity`].
+pub fn split_identity(identity: &str) -> (Option<&str>, &str) {
+    match identity.split_once('/') {
+        Some((account, name)) => (Some(account), name),
+        None => (None, identity),
+    }
+}
+
+/// The pipelines an OpsItem's OperationalData (key → value) links it to, without duplicates,
+/// everything in the function's own account (see [`linked_identities`]).
 pub fn linked_pipelines(data: &HashMap<String, String>) -> Vec<Link> {
+    linked_identities(data, None, None)
+}
+
+/// The pipelines an OpsItem of `item_account` links it to, as [`identity`]s (`home`: the
+/// function's own account): `tollgate:pipeline` names a pipeline of the OpsItem's own account; a
+/// pipeline ARN in `/aws/resources` carries its account.
+pub fn linked_identities(
+    data: &HashMap<String, String>,
+    home: Option<&str>,
+    item_account: Option<&str>,
+) -> Vec<Link> {
     let mut links: Vec<Link> = Vec::new();
     if let Some(pipeline) = data
         .get(PIPELINE_KEY)
@@ -144,7 +187,7 @@ pub fn linked_pipelines(data: &HashMap<String, String>) -> Vec<Link> {
         .filter(|p| !p.is_empty())
     {
         links.push(Link {
-            pipeline: pipeline.to_string(),
+            pipeline: identity(home, item_account, pipeline),
             execution_id: data
                 .get(EXECUTION_KEY)
                 .map(|e| e.trim().to_string())
@@ -155,17 +198,28 @@ pub fn linked_pipelines(data: &HashMap<String, String>) -> Vec<Link> {
         && let Ok(serde_json::Value::Array(items)) = serde_json::from_str(resources)
     {
         for arn in items.iter().filter_map(|i| i.get("arn")?.as_str()) {
-            if let Some(name) = pipeline_of_arn(arn)
-                && !links.iter().any(|l| l.pipeline == name)
-            {
-                links.push(Link {
-                    pipeline: name.to_string(),
-                    execution_id: None,
-                });
+            if let Some((account, name)) = account_and_pipeline_of_arn(arn) {
+                let account = is_account_id(account).then_some(account).or(item_account);
+                let pipeline = identity(home, account, name);
+                if !links.iter().any(|l| l.pipeline == pipeline) {
+                    links.push(Link {
+                        pipeline,
+                        execution_id: None,
+                    });
+                }
             }
         }
     }
     links
+}
+
+/// The ARN partition of a region: `aws-cn` for China, `aws-us-gov` for GovCloud, else `aws`.
+pub fn partition(region: Option<&str>) -> &'static str {
+    match region {
+        Some(r) if r.starts_with("cn-") => "aws-cn",
+        Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
+        _ => "aws",
+    }
 }
 
 /// Whether `deployment` restores `incident`: a production deployment at or after its creation
@@ -491,5 +545,47 @@ mod tests {
             Some(1_729_306_013)
         );
         assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn identities_are_bare_at_home_and_prefixed_elsewhere() {
+        let home = Some("111111111111");
+        assert_eq!(identity(home, Some("111111111111"), "web"), "web");
+        assert_eq!(identity(home, None, "web"), "web");
+        assert_eq!(identity(None, Some("222222222222"), "web"), "web");
+        assert_eq!(
+            identity(home, Some("222222222222"), "web"),
+            "222222222222/web"
+        );
+        assert_eq!(
+            split_identity("222222222222/web"),
+            (Some("222222222222"), "web")
+        );
+        assert_eq!(split_identity("web"), (None, "web"));
+    }
+
+    #[test]
+    fn an_arn_links_its_own_account_and_tollgate_pipeline_the_items_account() {
+        let home = Some("111111111111");
+        let b = Some("222222222222");
+        let data = HashMap::from([
+            (PIPELINE_KEY.to_string(), "orders".to_string()),
+            (
+                RESOURCES_KEY.to_string(),
+                r#"[{"arn":"arn:aws:codepipeline:us-east-1:333333333333:web"},{"arn":"arn:aws:codepipeline:us-east-1:111111111111:api"},{"arn":"arn:aws:codepipeline:us-east-1:222222222222:orders"}]"#
+                    .to_string(),
+            ),
+        ]);
+        let links: Vec<String> = linked_identities(&data, home, b)
+            .into_iter()
+            .map(|l| l.pipeline)
+            .collect();
+        assert_eq!(
+            links,
+            ["222222222222/orders", "333333333333/web", "api"].map(String::from)
+        );
+        assert_eq!(partition(Some("cn-north-1")), "aws-cn");
+        assert_eq!(partition(Some("us-gov-west-1")), "aws-us-gov");
+        assert_eq!(partition(Some("eu-west-1")), "aws");
     }
 }

@@ -4,9 +4,10 @@ use tollgate::config::{ConfigError, Env, required};
 use tollgate::state::DynamoStateStore;
 
 use crate::adapters::{
-    CloudWatchSink, CodePipelineHistory, CommitHistory, GitHubCommits, NoGitHub, SsmOpsItems,
+    AssumedRoles, CROSS_ACCOUNT_ROLE_VAR, CloudWatchSink, CodePipelineHistory, CommitHistory,
+    GitHubCommits, NoGitHub, SsmOpsItems,
 };
-use crate::decide::PipelineFilter;
+use crate::decide::{PipelineFilter, is_account_id};
 use crate::handler::{Deps, Settings};
 use crate::model::DEFAULT_NAMESPACE;
 
@@ -31,12 +32,19 @@ fn invalid(name: &str, value: &str, reason: impl ToString) -> ConfigError {
 }
 
 /// Reads `METRICS_NAMESPACE` (default `DORA`), `PROD_PIPELINES` (comma-separated globs, default
-/// `*`), `PROD_STAGE_NAME` (default `DeployPROD`) and `DEFAULT_MAIN_BRANCH` (default `main`).
+/// `*`), `PROD_STAGE_NAME` (default `DeployPROD`), `DEFAULT_MAIN_BRANCH` (default `main`) and
+/// `HOME_ACCOUNT_ID` (the function's own account; unset: every event is the function's own).
 pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
     let globs = env.var("PROD_PIPELINES").unwrap_or_else(|| "*".into());
     let prod_pipelines =
         PipelineFilter::new(&globs).map_err(|e| invalid("PROD_PIPELINES", &globs, e))?;
+    let home_account = match env.var("HOME_ACCOUNT_ID") {
+        Some(id) if is_account_id(&id) => Some(id),
+        Some(id) => return Err(invalid("HOME_ACCOUNT_ID", &id, "not a 12-digit account id")),
+        None => None,
+    };
     Ok(Settings {
+        home_account,
         namespace: env
             .var("METRICS_NAMESPACE")
             .unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
@@ -161,6 +169,9 @@ fn build_with<C: CommitHistory>(
     let settings = settings(env)?;
     let table = required(env, "TABLE_NAME")?;
     let sdk = sdk.clone();
+    // Another account's pipelines and OpsItems are read through this role (no STS call until
+    // an event of another account arrives).
+    let role = env.var(CROSS_ACCOUNT_ROLE_VAR).filter(|r| !r.is_empty());
     Ok(Deps::new(
         settings.clone(),
         DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
@@ -170,9 +181,11 @@ fn build_with<C: CommitHistory>(
         },
         CodePipelineHistory {
             client: aws_sdk_codepipeline::Client::new(&sdk),
+            accounts: AssumedRoles::new(&sdk, role.clone()),
         },
         SsmOpsItems {
             client: aws_sdk_ssm::Client::new(&sdk),
+            accounts: AssumedRoles::new(&sdk, role),
         },
         github,
     ))
@@ -189,6 +202,15 @@ mod tests {
         assert_eq!(s.prod_stage, "DeployPROD");
         assert_eq!(s.main_branch, "main");
         assert!(s.prod_pipelines.matches("any-pipeline"));
+    }
+
+    #[test]
+    fn home_account_id_is_optional_and_must_be_an_account_id() {
+        assert_eq!(settings(&[]).unwrap().home_account, None);
+        let s = settings(&[("HOME_ACCOUNT_ID", "111111111111")]).unwrap();
+        assert_eq!(s.home_account.as_deref(), Some("111111111111"));
+        let err = settings(&[("HOME_ACCOUNT_ID", "11111")]).unwrap_err();
+        assert!(err.to_string().contains("HOME_ACCOUNT_ID"), "{err}");
     }
 
     #[test]

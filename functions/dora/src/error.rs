@@ -14,6 +14,11 @@ pub enum DoraError {
     /// An AWS call failed (CodePipeline, SSM, CloudWatch).
     #[error("{action} failed: {reason}")]
     Aws { action: String, reason: String },
+    /// An event of another account, and no way to read that account (or the role could not be
+    /// set up). Retried like any error, so the event ends in the dead-letter queue once retries
+    /// are spent, with nothing written for it.
+    #[error("cannot read account {account}: {reason}")]
+    CrossAccount { account: String, reason: String },
     /// GitHub refused or failed: rate limit, 5xx, network. Returned so that EventBridge retries.
     #[error("GitHub {action} failed: {reason}")]
     GitHub { action: String, reason: String },

@@ -18,6 +18,8 @@ pub const OPSITEM_UPDATE: &str = "OpsItem Update";
 pub enum Trigger {
     /// A pipeline execution changed state.
     Execution {
+        /// The envelope's `account`: where the pipeline runs (a forwarded event keeps it).
+        account: Option<String>,
         pipeline: String,
         execution_id: String,
         state: String,
@@ -28,6 +30,8 @@ pub enum Trigger {
     },
     /// A stage execution changed state.
     Stage {
+        /// The envelope's `account`: where the pipeline runs (a forwarded event keeps it).
+        account: Option<String>,
         pipeline: String,
         execution_id: String,
         stage: String,
@@ -36,6 +40,8 @@ pub enum Trigger {
     },
     /// An OpsItem was created or updated (its data is read with GetOpsItem).
     OpsItem {
+        /// The envelope's `account`: where the OpsItem is.
+        account: Option<String>,
         id: String,
         /// The status the event reports (`Open`, `Resolved`, …).
         status: Option<String>,
@@ -97,6 +103,15 @@ pub fn parse(event: &Value) -> Result<Trigger, DoraError> {
     let time_text = text(event, "time").ok_or_else(|| malformed("no `time`".into()))?;
     let time = parse_time(time_text)
         .ok_or_else(|| malformed(format!("`time` {time_text:?} is not an RFC 3339 time")))?;
+    let account = match text(event, "account") {
+        Some(a) if crate::decide::is_account_id(a) => Some(a.to_string()),
+        Some(a) => {
+            return Err(malformed(format!(
+                "`account` {a:?} is not a 12-digit account id"
+            )));
+        }
+        None => None,
+    };
     let detail = event
         .get("detail")
         .ok_or_else(|| malformed("no `detail`".into()))?;
@@ -104,6 +119,7 @@ pub fn parse(event: &Value) -> Result<Trigger, DoraError> {
         let d =
             OpsItemDetail::deserialize(detail).map_err(|e| malformed(format!("detail: {e}")))?;
         return Ok(Trigger::OpsItem {
+            account,
             id: d.ops_item_id,
             status: d.status,
             time,
@@ -115,6 +131,7 @@ pub fn parse(event: &Value) -> Result<Trigger, DoraError> {
             .stage
             .ok_or_else(|| malformed("missing field `stage` in detail".into()))?;
         return Ok(Trigger::Stage {
+            account,
             pipeline: d.pipeline,
             execution_id: d.execution_id,
             stage,
@@ -123,6 +140,7 @@ pub fn parse(event: &Value) -> Result<Trigger, DoraError> {
         });
     }
     Ok(Trigger::Execution {
+        account,
         pipeline: d.pipeline,
         execution_id: d.execution_id,
         state: d.state,

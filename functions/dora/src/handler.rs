@@ -28,8 +28,9 @@ use crate::adapters::{
     PipelineHistory, Unit,
 };
 use crate::decide::{
-    PipelineFilter, Signal, attribute, branch_counts, fixes, is_production_deployment, lead_times,
-    linked_pipelines, previous_deployment, restore_time, within_cloudwatch_window,
+    PipelineFilter, Signal, attribute, branch_counts, fixes, identity, is_production_deployment,
+    lead_times, linked_identities, previous_deployment, restore_time, split_identity,
+    within_cloudwatch_window,
 };
 use crate::error::DoraError;
 use crate::events::{self, Trigger};
@@ -53,6 +54,9 @@ pub struct Settings {
     pub prod_stage: String,
     /// `DEFAULT_MAIN_BRANCH` (default `main`).
     pub main_branch: String,
+    /// `HOME_ACCOUNT_ID`: the function's own account. Pipelines of other accounts are
+    /// `<account>/<name>`; unset, every event is treated as the function's own.
+    pub home_account: Option<String>,
 }
 
 /// One of the four keys.
@@ -148,9 +152,10 @@ where
                 source,
                 detail_type,
             } => Outcome::Ignored(format!("not a DORA event: {source} / {detail_type}")),
-            Trigger::OpsItem { id, .. } => match calculator {
+            Trigger::OpsItem { id, account, .. } => match calculator {
                 Calculator::ChangeFailureRate | Calculator::TimeToRestore => {
-                    self.ops_item(calculator, &id, now).await?
+                    self.ops_item(calculator, &id, account.as_deref(), now)
+                        .await?
                 }
                 _ => Outcome::Ignored(format!("OpsItem {id}: not this calculator's event")),
             },
@@ -171,14 +176,16 @@ where
         &self,
         trigger: &Trigger,
     ) -> Result<Result<DeploymentInput, String>, DoraError> {
-        let (pipeline, execution_id, state, signal, trigger_type, time) = match trigger {
+        let (account, pipeline, execution_id, state, signal, trigger_type, time) = match trigger {
             Trigger::Execution {
+                account,
                 pipeline,
                 execution_id,
                 state,
                 trigger_type,
                 time,
             } => (
+                account,
                 pipeline,
                 execution_id,
                 state,
@@ -187,12 +194,14 @@ where
                 *time,
             ),
             Trigger::Stage {
+                account,
                 pipeline,
                 execution_id,
                 stage,
                 state,
                 time,
             } => (
+                account,
                 pipeline,
                 execution_id,
                 state,
@@ -213,6 +222,8 @@ where
                 self.settings.prod_pipelines.as_str()
             )));
         }
+        // PROD_PIPELINES matched the bare name; from here on the pipeline is its identity.
+        let pipeline = &self.identity(account.as_deref(), pipeline);
         let has_prod_stage = match signal {
             // A stage event names its stage: no need to read the pipeline.
             Signal::StageSucceeded { .. } => true,
@@ -230,6 +241,11 @@ where
             time,
             trigger_type,
         }))
+    }
+
+    /// The identity of `name` in `account` (the event's): see [`crate::decide::identity`].
+    pub fn identity(&self, account: Option<&str>, name: &str) -> String {
+        identity(self.settings.home_account.as_deref(), account, name)
     }
 
     async fn has_prod_stage(&self, pipeline: &str) -> Result<bool, DoraError> {
@@ -586,12 +602,18 @@ where
         &self,
         calculator: Calculator,
         id: &str,
+        account: Option<&str>,
         now: i64,
     ) -> Result<Outcome, DoraError> {
-        let item = self.ops_items.get(id).await?;
-        let links: Vec<_> = linked_pipelines(&item.data)
+        let item = self.ops_items.get(&self.identity(account, id)).await?;
+        let home = self.settings.home_account.as_deref();
+        let links: Vec<_> = linked_identities(&item.data, home, account)
             .into_iter()
-            .filter(|l| self.settings.prod_pipelines.matches(&l.pipeline))
+            .filter(|l| {
+                self.settings
+                    .prod_pipelines
+                    .matches(split_identity(&l.pipeline).1)
+            })
             .collect();
         if links.is_empty() {
             return Ok(Outcome::Ignored(format!(

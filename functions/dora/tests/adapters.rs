@@ -21,7 +21,7 @@ async fn an_unknown_opsitem_is_an_error_naming_aws_code() {
     });
     let client = mock_client!(aws_sdk_ssm, RuleMode::Sequential, [&rule], |c| c
         .retry_config(tollgate::testing::fast_retries()));
-    let err = SsmOpsItems { client }
+    let err = SsmOpsItems::new(client)
         .get("oi-000000000000")
         .await
         .unwrap_err();
@@ -44,7 +44,7 @@ async fn an_unknown_execution_is_an_error_naming_aws_code() {
         });
     let client = mock_client!(aws_sdk_codepipeline, RuleMode::Sequential, [&rule], |c| c
         .retry_config(tollgate::testing::fast_retries()));
-    let err = CodePipelineHistory { client }
+    let err = CodePipelineHistory::new(client)
         .execution_source("web", "missing")
         .await
         .unwrap_err();
@@ -69,7 +69,7 @@ async fn execution_source_reads_the_revision_and_the_source_action_variables() {
         message: "Fix oi-0a1b2c: retry".into(),
     });
     let (client, _rules) = codepipeline(&w);
-    let source = CodePipelineHistory { client }
+    let source = CodePipelineHistory::new(client)
         .execution_source("web", "x1")
         .await
         .unwrap();
@@ -103,7 +103,7 @@ async fn executions_are_read_page_by_page_until_older_than_the_window() {
         }
     }
     let (client, rules) = codepipeline(&w);
-    let history = CodePipelineHistory { client };
+    let history = CodePipelineHistory::new(client);
     // Newest first in pages of 3: x7 x6 x5 | x4 x3 x2 | x1 x0; since 2500 stops after page two.
     let got: Vec<String> = history
         .executions("web", 2_500)

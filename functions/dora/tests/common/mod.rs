@@ -475,8 +475,8 @@ pub async fn deps_on_table(
             client: aws_sdk_cloudwatch::Client::new(&sdk),
             namespace: namespace.to_string(),
         },
-        CodePipelineHistory { client: cp },
-        SsmOpsItems { client: ssm },
+        CodePipelineHistory::new(cp),
+        SsmOpsItems::new(ssm),
         github,
     );
     (deps, rules)
