@@ -142,7 +142,9 @@ def cmd_run(args, mode: str) -> int:
     with Sandbox(functions=functions, log_kind=mode) as box:
         log = relative(box.log_path)
         if mode == "run":
-            say(f"Tollgate sandbox: AWS at {box.url} (moto and the stand-in), functions under cargo lambda watch on 127.0.0.1:{box.invoke_port}",
+            watched = (f"functions under cargo lambda watch on 127.0.0.1:{box.invoke_port}" if box.invoke_port
+                       else "each function run as its own process (no cargo lambda watch)")
+            say(f"Tollgate sandbox: AWS at {box.url} (moto and the stand-in), {watched}",
                 f"function log: {log}", "", LEGEND, "")
         play = Play(box)
         for story in stories:

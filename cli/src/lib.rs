@@ -17,6 +17,11 @@ use crate::args::{BackfillArgs, Cli, Command, Dora, ReportArgs};
 /// Why a command failed; `main` prints it and exits with status 1.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
+    #[error(
+        "environment variable TABLE_NAME is not set: set it to Tollgate's state table (the \
+         StateTableName output of your Tollgate stack)"
+    )]
+    NoTable,
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(
@@ -43,7 +48,7 @@ pub async fn run(cli: Cli, env: &impl Env) -> Result<String, CliError> {
 
 /// `tollgate dora report`: reads the ledger from `TABLE_NAME` and renders the report.
 pub async fn report(env: &impl Env, args: &ReportArgs, now: i64) -> Result<String, CliError> {
-    let table = required(env, "TABLE_NAME")?;
+    let table = table_name(env)?;
     let sdk = sdk_config(env).await?;
     let store = DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     let report = report_from(&store, now, args.days).await?;
@@ -64,7 +69,7 @@ pub async fn report_from(store: &impl StateStore, now: i64, days: u32) -> Result
 /// stderr when it is a terminal.
 pub async fn backfill(env: &impl Env, args: &BackfillArgs, now: i64) -> Result<String, CliError> {
     // Check the table and region first: `from_env` would otherwise reach Secrets Manager first.
-    required(env, "TABLE_NAME")?;
+    table_name(env)?;
     sdk_config(env).await?;
     let deps = dora::deps::from_env(env).await?;
     let bar = progress_bar(std::io::stderr().is_terminal());
@@ -72,6 +77,11 @@ pub async fn backfill(env: &impl Env, args: &BackfillArgs, now: i64) -> Result<S
     let summary = dora::backfill::backfill(&deps, args.days, now, &mut on_progress).await;
     bar.finish_and_clear();
     Ok(render::backfill_summary(&summary?, args.days))
+}
+
+/// `TABLE_NAME`, with an error that says where to find it.
+fn table_name(env: &impl Env) -> Result<String, CliError> {
+    required(env, "TABLE_NAME").map_err(|_| CliError::NoTable)
 }
 
 /// The SDK configuration (`AWS_REGION`, `AWS_PROFILE`, `AWS_ENDPOINT_URL`, …); an error when no
