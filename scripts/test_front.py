@@ -9,6 +9,7 @@ stand-in (sandboxlib/github.py) the DORA story uses. scripts/test.sh runs it.
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import json
 import sys
@@ -167,6 +168,25 @@ def main() -> int:
         fake.health_error = None
         check("Health: the configured error fails DescribeEventTypes and DescribeEvents alike",
               code == code2 == "SubscriptionRequiredException" and status == 400, (code, code2, status))
+        # AWS Health in Smithy RPC v2 CBOR (what aws-sdk-health sends)
+        fake.health_events = [{"arn": "arn:aws:health:us-east-1::event/LAMBDA/AWS_LAMBDA_OPERATIONAL_ISSUE/x",
+                               "service": "LAMBDA", "eventTypeCode": "AWS_LAMBDA_OPERATIONAL_ISSUE",
+                               "eventTypeCategory": "issue", "region": "us-east-1", "startTime": 1795000000.0,
+                               "statusCode": "open"}]
+        status, headers, body = cbor_call(url, "DescribeEvents", cbor2.dumps({"filter": {"services": ["LAMBDA"]}}),
+                                          service="AWSHealth_20160804")
+        events = cbor2.loads(body).get("events", []) if status == 200 else []
+        check("Health over CBOR: DescribeEvents answers events, timestamps as CBOR tag 1",
+              status == 200 and headers.get("smithy-protocol") == "rpc-v2-cbor" and len(events) == 1
+              and events[0].get("service") == "LAMBDA" and isinstance(events[0].get("startTime"), datetime.datetime),
+              (status, events))
+        fake.health_events = []
+        fake.health_error = (400, "SubscriptionRequiredException", "no support plan")
+        status, _, body = cbor_call(url, "DescribeEventTypes", cbor2.dumps({}), service="AWSHealth_20160804")
+        fake.health_error = None
+        check("Health over CBOR: the configured error is a CBOR error with the shape id",
+              status == 400 and cbor2.loads(body).get("__type") == "com.amazonaws.health#SubscriptionRequiredException",
+              (status, body))
 
         # CodePipeline job results
         codepipeline = session.client("codepipeline", endpoint_url=url)

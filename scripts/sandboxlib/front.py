@@ -384,7 +384,9 @@ def _moto_has_pipeline(name: str, account: str = ACCOUNT, region: str = REGION) 
 # ----------------------------------------------------------------------------- CBOR -> moto
 CBOR_PATH = re.compile(r"^/service/([^/]+)/operation/([^/]+)$")
 # Smithy service name in the path -> (botocore service, Smithy namespace for error shape ids)
-CBOR_SERVICES = {"GraniteServiceVersion20100801": ("cloudwatch", "com.amazonaws.cloudwatch")}
+CBOR_SERVICES = {"GraniteServiceVersion20100801": ("cloudwatch", "com.amazonaws.cloudwatch"),
+                 # AWS Health speaks CBOR from aws-sdk-health 1.11x on; the stand-in answers it itself.
+                 "AWSHealth_20160804": ("health", "com.amazonaws.health")}
 
 
 def _credential_scope(environ: dict) -> tuple[str, str]:
@@ -430,8 +432,11 @@ class CborTranslator:
     front (boto3 speaks CloudWatch's JSON protocol, which moto routes), and its parsed response,
     or error, goes back as CBOR."""
 
-    def __init__(self, front_url: str) -> None:
+    def __init__(self, front_url: str, answer=None) -> None:
         self.front_url = front_url
+        # (botocore service, operation, params) -> (status, dict) for services the stand-in
+        # answers itself (AWS Health), or None to ask moto.
+        self.answer = answer
         self.clients: dict = {}
         self.lock = threading.Lock()
 
@@ -467,6 +472,14 @@ class CborTranslator:
             return self.error(400, "SerializationException", f"the request body is not valid CBOR: {err}")
         if not isinstance(params, dict):
             return self.error(400, "SerializationException", "the request body must be a CBOR map of the operation's input")
+        own = self.answer(service, operation, params) if self.answer else None
+        if own is not None:
+            status, payload = own
+            if status >= 400:
+                kind = str(payload.get("__type", "InternalFailure")).rpartition("#")[2]
+                return self.error(status, f"{namespace}#{kind}", str(payload.get("message", "")))
+            headers = {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor", "x-amzn-RequestId": str(uuid.uuid4())}
+            return 200, headers, cbor2.dumps(_shaped(op_model.output_shape, payload))
         try:
             response = getattr(client, xform_name(operation))(**_without_nulls(params))
         except ClientError as err:
@@ -558,7 +571,7 @@ class Front:
         # moto_server arranges it): that is this port.
         os.environ["MOTO_PORT"] = str(self.server.server_address[1])
         self.fake.moto_url = self.url
-        self.cbor = CborTranslator(self.url)
+        self.cbor = CborTranslator(self.url, answer=self._cbor_answer)
         threading.Thread(target=self.server.serve_forever, name="sandbox-front", daemon=True).start()
         return self.url
 
@@ -622,6 +635,12 @@ class Front:
                 return self.respond(start_response, status, {"Content-Type": "text/xml"}, xml.encode())
             return self.moto(_with_body(environ, body), start_response)
         return self.moto(environ, start_response)
+
+    def _cbor_answer(self, service: str, operation: str, params: dict):
+        """The stand-in's own answer to a CBOR request (AWS Health), or None for moto's."""
+        if service == "health":
+            return self.fake.handle(f"AWSHealth_20160804.{operation}", params)
+        return None
 
     def moto_json(self, environ: dict, start_response, service: str, operation: str):
         """moto's awsJson answer with its timestamps as the protocol sends them (epoch seconds;

@@ -13,8 +13,32 @@ pub fn fast_retries() -> aws_smithy_types::retry::RetryConfig {
         .with_initial_backoff(std::time::Duration::from_millis(1))
 }
 
-/// An error response as AWS's JSON-protocol services (awsJson1_1: CodePipeline, Health,
-/// DynamoDB) send it: an HTTP status, `x-amzn-ErrorType`, and `{"__type", "message"}`.
+/// An error response as AWS's Smithy RPC v2 CBOR services (AWS Health, CloudWatch) send it: an
+/// HTTP status, `smithy-protocol: rpc-v2-cbor`, and a CBOR map `{"__type", "message"}`.
+pub fn cbor_error(status: u16, error_type: &str, message: &str) -> Response {
+    let mut encoder = aws_smithy_cbor::Encoder::new(Vec::new());
+    encoder
+        .map(2)
+        .str("__type")
+        .str(error_type)
+        .str("message")
+        .str(message);
+    let mut response = Response::new(
+        StatusCode::try_from(status)
+            .unwrap_or_else(|_| StatusCode::try_from(500).expect("500 is a status")),
+        SdkBody::from(encoder.into_writer()),
+    );
+    response
+        .headers_mut()
+        .insert("smithy-protocol", "rpc-v2-cbor");
+    response
+        .headers_mut()
+        .insert("Content-Type", "application/cbor");
+    response
+}
+
+/// An error response as AWS's JSON-protocol services (awsJson1_1: CodePipeline, DynamoDB,
+/// CodeCommit, SSM) send it: an HTTP status, `x-amzn-ErrorType`, and `{"__type", "message"}`.
 pub fn aws_json_error(status: u16, error_type: &str, message: &str) -> Response {
     let body = json!({ "__type": error_type, "message": message }).to_string();
     let mut response = Response::new(

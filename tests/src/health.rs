@@ -13,7 +13,7 @@ use health_gate::health::AwsHealth;
 use health_gate::{AwsDeps, Deps, handler};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
-use tollgate::testing::{HttpResponse, aws_json_error};
+use tollgate::testing::{HttpResponse, cbor_error};
 
 use crate::mocks::RecordingPipeline;
 use crate::{moto_config, workspace_root};
@@ -131,7 +131,7 @@ pub fn sample(name: &str) -> Value {
 }
 
 pub fn throttled() -> HttpResponse {
-    aws_json_error(400, "ThrottlingException", "Rate exceeded")
+    cbor_error(400, "ThrottlingException", "Rate exceeded")
 }
 
 pub fn issue(n: u32, service: &str, region: &str) -> Event {
@@ -156,7 +156,7 @@ pub fn answers(events: Vec<Event>) -> Rule {
 }
 
 pub fn no_plan_response() -> HttpResponse {
-    aws_json_error(
+    cbor_error(
         400,
         "SubscriptionRequiredException",
         "The AWS Health API is only available to customers with a Business, Enterprise On-Ramp or Enterprise Support plan.",

@@ -4,7 +4,7 @@
 use aws_sdk_health::Client;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use health_gate::health::{AwsHealth, HealthError, HealthEvents};
-use tollgate::testing::aws_json_error;
+use tollgate::testing::cbor_error;
 use tollgate_tests::health::{event_types_of, throttled};
 
 /// DescribeEventTypes answered for the codes in `known`, however often it is called.
@@ -57,7 +57,7 @@ async fn event_types_fail_over_when_the_active_endpoint_is_throttled() {
 #[tokio::test]
 async fn event_types_without_a_support_plan_are_subscription_required() {
     let primary = mock!(Client::describe_event_types).then_http_response(|| {
-        aws_json_error(
+        cbor_error(
             400,
             "SubscriptionRequiredException",
             "The AWS Support API is only available to customers who have a Business, Enterprise On-Ramp, or Enterprise Support plan.",

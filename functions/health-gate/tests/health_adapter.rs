@@ -6,7 +6,7 @@ use aws_sdk_health::types::{Event, EventStatusCode, EventTypeCategory};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::DateTime;
 use health_gate::health::{AwsHealth, HealthError, HealthEvents};
-use tollgate::testing::aws_json_error;
+use tollgate::testing::cbor_error;
 
 fn health_event(n: u32, service: &str, region: &str) -> Event {
     Event::builder()
@@ -32,7 +32,7 @@ fn client(rules: &[&Rule]) -> Client {
 }
 
 fn throttled() -> tollgate::testing::HttpResponse {
-    aws_json_error(400, "ThrottlingException", "Rate exceeded")
+    cbor_error(400, "ThrottlingException", "Rate exceeded")
 }
 
 #[tokio::test]
@@ -118,7 +118,7 @@ async fn throttled_past_retries_on_both_endpoints_is_an_error_naming_throttling(
 async fn primary_endpoint_outage_fails_over_to_us_east_2() {
     let primary = mock!(Client::describe_events)
         .sequence()
-        .http_response(|| aws_json_error(503, "ServiceUnavailableException", "Service Unavailable"))
+        .http_response(|| cbor_error(503, "ServiceUnavailableException", "Service Unavailable"))
         .times(3)
         .build();
     let failover = mock!(Client::describe_events).then_output(|| {
@@ -135,7 +135,7 @@ async fn primary_endpoint_outage_fails_over_to_us_east_2() {
 #[tokio::test]
 async fn no_support_plan_is_reported_as_subscription_required_without_failover() {
     let primary = mock!(Client::describe_events).then_http_response(|| {
-        aws_json_error(
+        cbor_error(
             400,
             "SubscriptionRequiredException",
             "The AWS Support API is only available to customers who have a Business, Enterprise On-Ramp, or Enterprise Support plan.",
@@ -157,7 +157,7 @@ async fn no_support_plan_is_reported_as_subscription_required_without_failover()
 #[tokio::test]
 async fn access_denied_fails_without_trying_the_other_endpoint() {
     let primary = mock!(Client::describe_events).then_http_response(|| {
-        aws_json_error(
+        cbor_error(
             400,
             "AccessDeniedException",
             "User is not authorized to perform: health:DescribeEvents",
