@@ -3,6 +3,7 @@
 pub mod aws;
 pub mod config;
 pub mod events;
+pub mod github;
 pub mod pipeline_job;
 pub mod regions;
 pub mod state;

@@ -334,19 +334,6 @@ pub struct Branches {
     pub github: octocrab::Octocrab,
 }
 
-/// Path segments for GitHub's API: everything but unreserved characters and `/` percent-encoded.
-fn encode_path(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn is_not_found(err: &octocrab::Error) -> bool {
     matches!(err, octocrab::Error::GitHub { source, .. } if source.status_code.as_u16() == 404)
 }
@@ -357,13 +344,13 @@ impl Branches {
             action: format!("GitHub {what}"),
             reason: e.to_string(),
         };
-        let repo_route = format!("/repos/{}", encode_path(repository));
+        let repo_route = format!("/repos/{}", tollgate::github::path(repository));
         // A repository we cannot see is not evidence that the branch is gone: fail closed.
         self.github
             .get::<serde_json::Value, _, ()>(&repo_route, None)
             .await
             .map_err(|e| error(&format!("repository {repository}"), &e))?;
-        let route = format!("{repo_route}/branches/{}", encode_path(branch));
+        let route = format!("{repo_route}/branches/{}", tollgate::github::path(branch));
         match self
             .github
             .get::<serde_json::Value, _, ()>(&route, None)
@@ -506,10 +493,5 @@ mod tests {
             names.contains(&"BranchName") && names.contains(&"RepositoryName"),
             "{names:?}"
         );
-    }
-
-    #[test]
-    fn github_paths_keep_slashes_and_escape_the_rest() {
-        assert_eq!(encode_path("feature/a#b ü"), "feature/a%23b%20%C3%BC");
     }
 }

@@ -204,19 +204,6 @@ fn github_error(action: &str, err: &octocrab::Error) -> DoraError {
     }
 }
 
-/// Path segments for GitHub's API: everything but unreserved characters and `/` percent-encoded.
-fn encode_path(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 impl CommitHistory for GitHubCommits {
     async fn compare(
         &self,
@@ -226,9 +213,9 @@ impl CommitHistory for GitHubCommits {
     ) -> Result<Option<Vec<CommitInfo>>, DoraError> {
         let route = format!(
             "/repos/{}/compare/{}...{}",
-            encode_path(repository),
-            encode_path(base),
-            encode_path(head)
+            tollgate::github::path(repository),
+            tollgate::github::path(base),
+            tollgate::github::path(head)
         );
         let action = format!("compare {repository} {base}...{head}");
         let mut commits = Vec::new();
@@ -255,8 +242,8 @@ impl CommitHistory for GitHubCommits {
     async fn commit(&self, repository: &str, sha: &str) -> Result<Option<CommitInfo>, DoraError> {
         let route = format!(
             "/repos/{}/commits/{}",
-            encode_path(repository),
-            encode_path(sha)
+            tollgate::github::path(repository),
+            tollgate::github::path(sha)
         );
         match self.client.get::<ApiCommit, _, ()>(&route, None).await {
             Ok(c) => Ok(commit_info(&c)),

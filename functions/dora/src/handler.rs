@@ -667,3 +667,30 @@ where
         Ok(Outcome::Recorded { datapoints })
     }
 }
+
+/// Runs `calculator` as a Lambda function with `deps` (built once per cold start): every event is
+/// handled at its arrival time; an error goes back to Lambda, which retries the event and then
+/// sends it to the dead-letter queue.
+pub async fn serve<S, M, P, O, C>(
+    deps: Deps<S, M, P, O, C>,
+    calculator: Calculator,
+) -> Result<(), lambda_runtime::Error>
+where
+    S: StateStore,
+    M: MetricSink,
+    P: PipelineHistory,
+    O: OpsItems,
+    C: CommitHistory,
+{
+    let deps = &deps;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<Value>| async move {
+            let now = tollgate::state::epoch_seconds(std::time::SystemTime::now());
+            deps.handle(calculator, &event.payload, now)
+                .await
+                .map(|_| ())
+                .map_err(lambda_runtime::Error::from)
+        },
+    ))
+    .await
+}

@@ -13,4 +13,4 @@ pub mod report;
 pub mod tiers;
 
 pub use error::DoraError;
-pub use handler::{Calculator, Deps, Outcome};
+pub use handler::{Calculator, Deps, Outcome, serve};

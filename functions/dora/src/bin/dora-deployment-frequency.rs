@@ -1,23 +1,8 @@
 //! dora-deployment-frequency: the deployment frequency calculator (EventBridge: CodePipeline execution and stage state changes).
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::Value;
-
-const CALCULATOR: dora::Calculator = dora::Calculator::DeploymentFrequency;
-
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), lambda_runtime::Error> {
     tollgate::telemetry::init();
     let deps = dora::deps::without_github(&tollgate::config::ProcessEnv).await?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let deps = &deps;
-        async move {
-            let now = tollgate::state::epoch_seconds(std::time::SystemTime::now());
-            deps.handle(CALCULATOR, &event.payload, now)
-                .await
-                .map(|_| ())
-                .map_err(Error::from)
-        }
-    }))
-    .await
+    dora::serve(deps, dora::Calculator::DeploymentFrequency).await
 }
