@@ -63,13 +63,7 @@ async fn duplicate_events_add_no_datapoint_twice() {
         status: OpsItemStatus::Resolved,
         data: vec![resources_of("web")],
     };
-    {
-        let mut w = w.lock().unwrap();
-        w.stages
-            .insert("web".into(), vec!["Source".into(), "Deploy".into()]);
-        w.executions = runs.to_vec();
-        w.items.insert(item.id.clone(), item.clone());
-    }
+    seed_web(&w, &runs, std::slice::from_ref(&item));
     let ns = tollgate_tests::unique("DORA");
     let (deps, _rules) = deps(&ns, "*", &w, Some(gh)).await;
     for _ in 0..3 {
@@ -124,13 +118,7 @@ async fn out_of_order_events_record_each_deployment_once_and_restore_from_the_re
         status: OpsItemStatus::Resolved,
         data: vec![resources_of("web")],
     };
-    {
-        let mut w = w.lock().unwrap();
-        w.stages
-            .insert("web".into(), vec!["Source".into(), "Deploy".into()]);
-        w.executions = runs.to_vec();
-        w.items.insert(resolved.id.clone(), resolved.clone());
-    }
+    seed_web(&w, &runs, std::slice::from_ref(&resolved));
     let ns = tollgate_tests::unique("DORA");
     let (deps, _rules) = deps(&ns, "*", &w, Some(gh)).await;
     // In order: o1, o2; then the OpsItem's update arrives before its create; o3 last.
@@ -172,12 +160,7 @@ async fn a_deployment_of_300_new_commits_reads_every_page_and_emits_300_lead_tim
         exec("web", "p1", t0 + 30, "c0", TriggerType::Webhook),
         exec("web", "p2", deploy_at, "c300", TriggerType::Webhook),
     ];
-    {
-        let mut w = w.lock().unwrap();
-        w.stages
-            .insert("web".into(), vec!["Source".into(), "Deploy".into()]);
-        w.executions = runs.to_vec();
-    }
+    seed_web(&w, &runs, &[]);
     let ns = tollgate_tests::unique("DORA");
     let (deps, _rules) = deps(&ns, "*", &w, Some(gh)).await;
     for r in &runs {
@@ -226,12 +209,7 @@ async fn github_rate_limited_then_recovering_emits_lead_times_exactly_once() {
         exec("web", "r1", t0 + H, "c1", TriggerType::Webhook),
         exec("web", "r2", t0 + 4 * H, "c3", TriggerType::Webhook),
     ];
-    {
-        let mut w = w.lock().unwrap();
-        w.stages
-            .insert("web".into(), vec!["Source".into(), "Deploy".into()]);
-        w.executions = runs.to_vec();
-    }
+    seed_web(&w, &runs, &[]);
     let (server, gh) = github(&history).await;
     let ns = tollgate_tests::unique("DORA");
     let (deps, _rules) = deps(&ns, "*", &w, Some(gh)).await;

@@ -86,6 +86,17 @@ pub fn world() -> Shared {
     Arc::new(Mutex::new(World::default()))
 }
 
+/// Seeds the single-environment pipeline `web` (stages Source, Deploy) with `runs` and `items`.
+pub fn seed_web(w: &Shared, runs: &[Exec], items: &[Item]) {
+    let mut w = w.lock().unwrap();
+    w.stages
+        .insert("web".into(), vec!["Source".into(), "Deploy".into()]);
+    w.executions = runs.to_vec();
+    for item in items {
+        w.items.insert(item.id.clone(), item.clone());
+    }
+}
+
 /// Connection-style artifact revision URL, as CodePipeline gives for GitHub through CodeConnections.
 fn revision_url(commit: &str) -> String {
     format!(
