@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sandboxlib.paths import ACCOUNT, CREDENTIALS, REGION, ROOT, new_log, relative, target_dir  # noqa: E402
 from sandboxlib.procs import Stopped, stop_on_signals, stop_session, watch_parent  # noqa: E402
+from sandboxlib.runtime import JsonReplyHandler  # noqa: E402
 
 FUNCTIONS = {"approval-mailer": "ApprovalMailerFunction", "approval-api": "ApprovalApiFunction"}
 # The sandbox's signing key: sample events in events/approval-api.*.json are signed with it.
@@ -93,7 +94,7 @@ class LambdaRuntime:
         self.procs: list[subprocess.Popen] = []
         runtime = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonReplyHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:  # noqa: N802
@@ -124,17 +125,6 @@ class LambdaRuntime:
                     return self.reply(404, b"{}")
                 self.reply(202, b'{"status":"OK"}')
 
-            def reply(self, status: int, body: bytes, headers: dict | None = None) -> None:
-                self.send_response(status)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True

@@ -17,6 +17,22 @@ from pathlib import Path
 from .procs import stop_session, uninterrupted
 
 
+class JsonReplyHandler(BaseHTTPRequestHandler):
+    """A quiet request handler that answers JSON: what every local Lambda Runtime API here is built on."""
+
+    def reply(self, status: int, body: bytes, headers: dict | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -47,7 +63,7 @@ class RuntimeApi:
         self.result: tuple[str, bytes] | None = None
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonReplyHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -78,17 +94,6 @@ class RuntimeApi:
                     return self.reply(404, b'{"errorType":"NotFound"}')
                 self.reply(202, b'{"status":"OK"}')
 
-            def reply(self, status: int, body: bytes, headers: dict | None = None) -> None:
-                self.send_response(status)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
 
         self.server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, name="runtime-api", daemon=True).start()

@@ -416,20 +416,27 @@ mod tests {
         assert!(!html.contains("sig\"><script>"), "{html}");
     }
 
+    /// The approval page of `a` with placeholder signature and form token, and no votes yet.
+    fn page_without_votes(a: &Approval) -> String {
+        let claims = claims_of(a);
+        approval_page(
+            a,
+            &PageContext {
+                claims: &claims,
+                signature: "s",
+                form_token: "f",
+                votes: &[],
+            },
+        )
+    }
+
     #[test]
     fn the_token_is_in_neither_email_nor_page() {
         let a = approval(vec![], vec![]);
-        let claims = claims_of(&a);
-        let ctx = PageContext {
-            claims: &claims,
-            signature: "s",
-            form_token: "f",
-            votes: &[],
-        };
         for text in [
             email_html(&a, "a@example.com", "https://x/approvals/y"),
             email_text(&a, "a@example.com", "https://x/approvals/y"),
-            approval_page(&a, &ctx),
+            page_without_votes(&a),
         ] {
             assert!(!text.contains("TOKEN-NEVER-SHOWN"));
         }
@@ -438,14 +445,7 @@ mod tests {
     #[test]
     fn the_page_has_both_forms_and_reject_requires_a_reason() {
         let a = approval(vec![], vec![]);
-        let claims = claims_of(&a);
-        let ctx = PageContext {
-            claims: &claims,
-            signature: "s",
-            form_token: "f",
-            votes: &[],
-        };
-        let html = approval_page(&a, &ctx);
+        let html = page_without_votes(&a);
         assert_eq!(html.matches("method=\"post\"").count(), 2);
         assert!(html.contains("name=\"decision\" value=\"approve\""));
         assert!(html.contains("name=\"decision\" value=\"reject\""));
