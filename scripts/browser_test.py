@@ -16,6 +16,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -121,6 +122,10 @@ def run(api: str, shots: Path | None, checks: Checks, profile: Path) -> None:
 
     driver = chromium(profile)
     try:
+        version = driver.capabilities.get("browserVersion", "unknown")
+        print(f"browser: Chromium {version}", flush=True)
+        if shots and shots.resolve() == ROOT / "docs" / "images":
+            caption(version)
         driver.set_page_load_timeout(60)
         # The email as a mail client shows it.
         driver.get("data:text/html;base64," + base64.b64encode(email["html"].encode()).decode())
@@ -189,6 +194,17 @@ def run(api: str, shots: Path | None, checks: Checks, profile: Path) -> None:
                      "Reject with a reason fails the execution with ApprovalRejected and the reason", json.dumps(done))
     finally:
         driver.quit()
+
+
+CAPTION = re.compile(r"(<!-- browser-caption -->).*?(<!-- /browser-caption -->)", re.S)
+
+
+def caption(version: str) -> None:
+    """Names the Chromium that took the screenshots in docs/approvals.md's caption."""
+    doc = ROOT / "docs" / "approvals.md"
+    text = doc.read_text()
+    doc.write_text(CAPTION.sub(lambda m: f"{m[1]}Screenshots taken by `scripts/browser_test.sh --screenshots docs/images` "
+                                         f"in headless Chromium {version} (Debian).{m[2]}", text))
 
 
 def wait_for(api: str, execution: str) -> dict:

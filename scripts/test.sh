@@ -42,7 +42,7 @@ step "end-to-end: the Lambda binaries under cargo lambda watch, against the sand
 cargo build --workspace --bins --locked
 .tools/sandbox/bin/python scripts/sandbox.py e2e
 
-step "the approval page in headless Chromium (installs chromium, chromium-driver and selenium, pinned, if missing)"
+step "the approval page in headless Chromium (installs Debian's current chromium and chromium-driver if missing, and a pinned selenium)"
 scripts/browser_test.sh
 
 step "the sandbox: its front answers as AWS does, and it shuts down cleanly on SIGTERM, SIGINT and SIGHUP"
