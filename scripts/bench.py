@@ -16,17 +16,17 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import threading
 import time
-import uuid
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from sandbox import ROOT, Sandbox, sample
+from sandboxlib.paths import ACCOUNT, REGION, log_dir
+from sandboxlib.runtime import invoke_binary
+from sandboxlib.stories import STORIES, deployment
 
-# function binary -> (template logical id, sample event)
+# function binary -> (template logical id, sample event); the stories' bench() hooks add the
+# functions that need more set-up than a stack (approvals, branch pipelines, DORA).
 FUNCTIONS = {
     "health-gate": ("HealthGateFunction", "health-gate.healthy.json"),
     "drift-gate": ("DriftGateFunction", "drift-gate.one-stack.json"),
@@ -36,86 +36,16 @@ FUNCTIONS = {
 BUDGET = {"size_mb": 10.0, "zip_mb": 4.0, "cold_ms": 30.0, "rss_mb": 24.0}
 
 
-class RuntimeApi:
-    """The Lambda Runtime API for one invocation: /next hands out the event once, then blocks."""
-
-    def __init__(self, event: dict) -> None:
-        self.event = json.dumps(event).encode()
-        self.request_id = str(uuid.uuid4())
-        self.handed_out = False
-        self.first_poll_at = 0.0
-        self.done = threading.Event()
-        self.result: tuple[str, bytes] | None = None
-        self.done_at = 0.0
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:  # noqa: N802
-                if api.handed_out:
-                    api.done.wait(30)
-                    self.send_error(410)
-                    return
-                api.handed_out = True
-                api.first_poll_at = time.perf_counter()
-                self.send_response(200)
-                self.send_header("Lambda-Runtime-Aws-Request-Id", api.request_id)
-                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60_000))
-                self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:111111111111:function:bench")
-                self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(api.event)))
-                self.end_headers()
-                self.wfile.write(api.event)
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                api.done_at = time.perf_counter()
-                api.result = (self.path.rsplit("/", 1)[-1], body)
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                api.done.set()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
-
-
-def peak_rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
-
-
 def one_cold_start(binary: Path, env: dict, event: dict) -> tuple[float, float, float]:
-    api = RuntimeApi(event)
-    env = {**env, "AWS_LAMBDA_RUNTIME_API": api.address, "AWS_LAMBDA_FUNCTION_NAME": binary.name,
-           "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-           "AWS_LAMBDA_LOG_LEVEL": "WARN", "PATH": os.environ.get("PATH", "")}
-    started = time.perf_counter()
-    proc = subprocess.Popen([str(binary)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        if not api.done.wait(30):
-            raise RuntimeError(f"{binary.name} handled no event within 30s")
-        rss = peak_rss_kb(proc.pid)
-        kind, body = api.result
-        if kind != "response":
-            raise RuntimeError(f"{binary.name} reported an invocation error: {body[:300]!r}")
-        return (api.first_poll_at - started) * 1000, (api.done_at - started) * 1000, rss / 1024
-    finally:
-        proc.kill()
-        proc.wait()
-        api.server.shutdown()
+    """(start -> first poll ms, start -> event handled ms, peak RSS MB) of one cold start, through
+    the sandbox's Lambda Runtime API (sandboxlib.runtime)."""
+    env = {**env, "AWS_LAMBDA_FUNCTION_NAME": binary.name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+           "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_LEVEL": "WARN", "PATH": os.environ.get("PATH", "")}
+    run = invoke_binary(binary, env, json.dumps(event).encode(), f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{binary.name}",
+                        30.0, log_dir() / f"bench-{binary.name}.log")
+    if run.kind != "response":
+        raise RuntimeError(f"{binary.name} did not answer ({run.kind}): {str(run.payload)[:300]}")
+    return run.init_ms, run.total_ms, run.rss_kb / 1024
 
 
 def zipped_mb(binary: Path) -> float:
@@ -142,22 +72,16 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = []
-    with Sandbox(watch=False) as box:
+    parameters, resources = deployment()
+    log_dir().mkdir(parents=True, exist_ok=True)
+    with Sandbox(watch=False, parameters=parameters, resources=resources) as box:
         box.create_stack("orders-api")
         runs = [(name, ROOT / "target" / "release" / name, box.function_env(logical_id), lambda f=event_file: sample(f), event_file)
                 for name, (logical_id, event_file) in FUNCTIONS.items()]
-        # Email approvals: their secret, sender and sample approval on this sandbox (scripts/approvals_story.py).
-        from approvals_story import bench_functions
-
-        runs += bench_functions(box)
-        # Branch pipelines: the branch template, webhook secret and repository on this sandbox.
-        from sandboxlib.branches import bench_functions as branch_functions
-
-        runs += branch_functions(box)
-        # DORA: the sample week, a GitHub stand-in and a new execution or OpsItem per run (sandboxlib.dora).
-        from sandboxlib.dora import bench_functions as dora_functions
-
-        runs += dora_functions(box)
+        # Approvals, branch pipelines, DORA: their own set-up on this sandbox (each story's bench()).
+        for story in STORIES.values():
+            if hasattr(story, "bench"):
+                runs += story.bench(box, "release")
         for name, binary, env, event, event_file in runs:
             one_cold_start(binary, env, event())  # warm the page cache and the sandbox
             inits, colds, rsss = [], [], []

@@ -5,7 +5,7 @@ reason is held back by the browser, with one it fails the workflow. JavaScript i
 in the browser: the page must work without it.
 
 Runs with .tools/browser's Python (selenium); scripts/browser_test.sh installs what it needs.
-It starts `approvals_story.py serve --json` (the sandbox, the real binaries, the local HTTP API)
+It starts `sandbox.py run --only approvals --serve --json` (the sandbox, the real binaries, the local HTTP API)
 and stops it at the end. --screenshots DIR saves the email and the pages as PNG (the ones in
 docs/images/ are made this way).
 """
@@ -221,15 +221,15 @@ def main() -> int:
     parser.add_argument("--screenshots", type=Path, help="save the email and the pages as PNG here")
     args = parser.parse_args()
     python = ROOT / ".tools" / "sandbox" / "bin" / "python"
-    server = subprocess.Popen([str(python), str(ROOT / "scripts" / "approvals_story.py"), "serve", "--json",
-                               "--parent-pid", str(os.getpid())],
+    server = subprocess.Popen([str(python), str(ROOT / "scripts" / "sandbox.py"), "run", "--only", "approvals", "--serve",
+                               "--no-build", "--json", "--parent-pid", str(os.getpid())],
                               cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=True)
     profile = target_dir() / "tollgate" / f"browser-profile-{uuid.uuid4().hex[:8]}"
     checks = Checks()
     try:
         line = server.stdout.readline() if server.stdout else b""
         if not line:
-            print("the approvals sandbox did not start (scripts/approvals_story.py serve); its errors are above", file=sys.stderr)
+            print("the approvals sandbox did not start (scripts/sandbox.py run --only approvals --serve); its errors are above", file=sys.stderr)
             return 1
         urls = json.loads(line)
         print(f"approval API {urls['api']}, AWS {urls['aws']}, function log {urls['log']}", flush=True)

@@ -16,16 +16,20 @@ AWS calls go to the local sandbox: the one `scripts/run.sh --serve` keeps up, if
 (so you see and change its state), otherwise one started for this call, with the sample events'
 stacks and alarm, and stopped after it.
 
-Prints the function's log, the pipeline job's result for a CodePipeline event, and, on stdout,
+Prints the function's log, the pipeline job's result for a pipeline action's event, and, on stdout,
 the function's result (so `scripts/invoke.sh ... | jq` works). Exit status 0 when the function
 returned a result, 1 when it reported an error, crashed or timed out.
 
-  functions: the Binary of each function in template.yaml (health-gate, drift-gate,
-             drift-callback, job-dead-letter)
+  function    the Binary of a function in template.yaml (listed below)
   --no-build  use the binary already in target/debug
 
-Examples:
-  scripts/invoke.sh health-gate events/health-gate.healthy.json
+Every function, with a sample event that works against `scripts/run.sh --serve` (which
+provisions what each needs: the sample stacks, alarm, pipelines, a verified sender, the
+approval signing secret, the GitHub secrets) and against a sandbox started for the call:
+HELP
+  python3 "$root/scripts/sandbox.py" examples
+  cat <<'HELP'
+Other events of a function: events/<function>.*.json. Your own event, changed with jq:
   jq '.["CodePipeline.job"].data.actionConfiguration.configuration.UserParameters = "{\"regions\":[\"eu-west-1\"]}"' \
     events/health-gate.healthy.json | scripts/invoke.sh health-gate -
 The log is kept in target/tollgate/logs/invoke-<function>-*.log.

@@ -19,12 +19,16 @@ it ends, or on Ctrl-C, SIGTERM or SIGHUP.
 
   --only STORY  tell only this story (repeat, or separate with commas); --list shows them
                 (health-gate, drift-gate, approvals, branch-pipelines, dora, fail-safe)
-  --serve       tell no story: start the sandbox and the functions with the sample events'
-                resources, print the endpoints and how to invoke a function, and keep them
-                up until Ctrl-C (scripts/invoke.sh then uses this sandbox). With
-                --only approvals: the approval API with a release waiting, and the link
-                to open in a browser
-  --no-build    use the binaries already in target/debug
+  --serve       tell no story: start the sandbox with what every function needs (the sample
+                deploy-time values: a verified SES sender, the approval signing secret, the
+                GitHub secrets, the sample stacks, alarm and pipelines) and the stories'
+                functions under cargo lambda watch, print what it provisioned and how to
+                invoke a function, and keep it up until Ctrl-C (scripts/invoke.sh then uses
+                this sandbox for any function). With --only approvals: the approval API
+                with a release waiting, and the link to open in a browser
+  --no-build    use the binaries already in target/debug (otherwise everything the run
+                needs is built first, in one cargo build with its progress shown; the
+                first build takes about 8 minutes on 2 cores, later ones seconds)
   --list        list the stories and exit
   --help        this text
 
@@ -49,14 +53,15 @@ if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>
   exit 1
 fi
 # Arguments next (stories, --list), with the system Python: nothing installed yet.
-python3 scripts/sandbox.py run --check-args "$@" || exit $?
+status=0
+python3 scripts/sandbox.py run --check-args "$@" || status=$?
+if (( status == 2 )); then
+  echo "(scripts/run.sh --help says more)" >&2
+fi
+(( status == 0 )) || exit "$status"
 for arg in "$@"; do
   case "$arg" in --list) exit 0 ;; esac
 done
 
 TOLLGATE_SKIP_SAM=1 scripts/tools.sh
-# `--only approvals --serve`: the approval API on 127.0.0.1 with a release waiting, for a browser.
-if [[ " $* " == *" --serve "* && " $* " =~ " --only "(approvals|[^ ]*,approvals|approvals,[^ ]*)" " ]]; then
-  exec .tools/sandbox/bin/python scripts/approvals_story.py serve
-fi
 exec .tools/sandbox/bin/python scripts/sandbox.py run "$@"

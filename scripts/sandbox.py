@@ -3,6 +3,7 @@ lacks), the real Lambda binaries, and stories told with the sample events in eve
 it starts is stopped when it ends, on Ctrl-C, SIGTERM or SIGHUP too.
 
     sandbox.py run [--only STORY]... [--list] [--serve]   the README's run command (scripts/run.sh)
+    sandbox.py examples                  every function with a sample event that works (invoke.sh --help)
     sandbox.py e2e [--only STORY]...     the stories as end-to-end tests: "e2e: N passed, N failed"
     sandbox.py invoke FUNCTION EVENT     one function, one event (scripts/invoke.sh)
     sandbox.py serve [--parent-pid PID]  just the AWS endpoint; prints its URL as the first line
@@ -12,7 +13,12 @@ Run it with the sandbox venv's Python (.tools/sandbox/bin/python; scripts/tools.
 `--help` and `run --list` work with any Python 3.11. Logs go to target/tollgate/logs/; a sandbox
 kept up by `run --serve` describes itself in target/tollgate/sandbox.json while it runs.
 
-Other scripts import from here: Sandbox, sample, function_env, FakeAws, ROOT.
+Other scripts import from here: Sandbox, sample, function_env, FakeAws, ROOT, build.
+
+Layers, each importing only those below it: this command line and the other scripts; the stories
+(sandboxlib/stories/: one module per feature, and their registry); sandboxlib.story (what a story
+is made of); the infrastructure, which knows no feature (box, front, history, github, runtime,
+template, samples, procs, paths).
 """
 
 from __future__ import annotations
@@ -32,15 +38,17 @@ sys.dont_write_bytecode = True  # no __pycache__ in scripts/
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sandboxlib.paths import (  # noqa: E402, F401 (ROOT, TOOLS: imported from here by other scripts)
-    CREDENTIALS, FUNCTIONS, REGION, ROOT, TOOLS, new_log, relative, running_sandbox, target_dir,
+    CREDENTIALS, REGION, ROOT, TOOLS, new_log, relative, running_sandbox, target_dir,
 )
 from sandboxlib.procs import Stopped, stop_on_signals, uninterrupted, watch_parent  # noqa: E402
-from sandboxlib.stories import LEGEND, STORIES, Play, Result, job_outcome, log_check  # noqa: E402
+from sandboxlib.samples import pipeline_job  # noqa: E402
+from sandboxlib.stories import STORIES, binaries_of, deployment, examples, functions_of  # noqa: E402
+from sandboxlib.story import LEGEND, Play, Result, job_outcome, log_check  # noqa: E402
 
 # Names other scripts import from here, loaded on first use (they need the sandbox venv).
 _LAZY = {
     "Sandbox": "box", "free_port": "box", "wait_for_port": "box",
-    "sample": "samples", "health_issue": "samples", "SAMPLE_SECRETS": "samples",
+    "sample": "samples", "SAMPLE_SECRETS": "samples",
     "FakeAws": "front", "Front": "front",
     "function_environment": "template",
 }
@@ -57,7 +65,9 @@ def function_env(logical_id: str, endpoint: str, table: str = "tollgate-state") 
     Sandbox.function_env, for a sandbox started elsewhere)."""
     from sandboxlib.template import function_environment
 
-    env = function_environment(logical_id, {"StateTable": table, "StateTable.Arn": f"arn:aws:dynamodb:{REGION}:123456789012:table/{table}"})
+    parameters, resources = deployment()
+    resources = {**resources, "StateTable": table, "StateTable.Arn": f"arn:aws:dynamodb:{REGION}:123456789012:table/{table}"}
+    env = function_environment(logical_id, resources, parameters)
     env.update({**CREDENTIALS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": endpoint})
     return env
 
@@ -71,11 +81,15 @@ def err(*lines: str) -> None:
 
 
 # ----------------------------------------------------------------------------- building
-def build(functions: list[str]) -> None:
-    """cargo build of the function binaries, with cargo's own progress. Raises on failure."""
-    names = ", ".join(functions)
-    err(f"building {names} (cargo's progress below; a first build compiles the AWS SDK and takes a few minutes)")
-    command = ["cargo", "build", *(arg for name in functions for arg in ("--bin", name))]
+def build(binaries: list[str], why: str = "") -> None:
+    """One cargo build of every binary a run needs, up front, with cargo's own progress. Raises on
+    failure. --workspace: the same features as scripts/test.sh's build, so neither undoes the other."""
+    missing = [b for b in binaries if not (target_dir() / "debug" / b).exists()]
+    err(f"building {', '.join(binaries)}{why} (cargo's progress below)")
+    if missing:
+        err(f"  not built yet: {', '.join(missing)}. A first build compiles the AWS SDK crates: about 8 minutes on 2 cores"
+            " (cargo prints a line per crate as it goes); later builds take seconds.")
+    command = ["cargo", "build", "--workspace", *(arg for name in binaries for arg in ("--bin", name))]
     proc = None
     try:
         with uninterrupted():
@@ -97,10 +111,6 @@ def selected_stories(only: list[str] | None) -> list:
     return [STORIES[n] for n in dict.fromkeys(names)]
 
 
-def functions_of(stories) -> list[str]:
-    return list(dict.fromkeys(f for s in stories for f in s.functions))
-
-
 # ----------------------------------------------------------------------------- run / e2e
 def print_result(result: Result, mode: str, log: str, tail: str) -> None:
     if mode == "e2e":
@@ -111,14 +121,15 @@ def print_result(result: Result, mode: str, log: str, tail: str) -> None:
         return
     if result.events:
         label = "event" if len(result.events) == 1 else "events"
-        sent = f"  {label}: " + ", ".join(f"events/{name}" for name in result.events)
+        # "(command: ...)" and the like are not files in events/
+        sent = f"  {label}: " + ", ".join(name if name.startswith("(") else f"events/{name}" for name in result.events)
     else:
         sent = f"  checks: {result.checks}"
     detail = result.detail.replace("\n", "\n      ")
-    lines = [f"▶ {result.title}", sent, f"  {'✔' if result.ok else '✘'} {result.outcome}: {detail}"]
+    lines = [f"▶ {result.title}", sent, f"  {'✔' if result.ok else '✘'} {result.outcome}: {detail}",
+             f"    expected: {result.expected}"]
     if not result.ok:
-        lines += [f"    expected: {result.expected}", f"    function log: {log}; its last lines:",
-                  *(f"      {line}" for line in tail.splitlines())]
+        lines += [f"    function log: {log}; its last lines:", *(f"      {line}" for line in tail.splitlines())]
     say(*lines, "")
 
 
@@ -126,20 +137,29 @@ def cmd_run(args, mode: str) -> int:
     stories = selected_stories(args.only)
     if getattr(args, "list", False):
         for s in STORIES.values():
-            say(f"{s.name:14} {s.summary} (functions: {', '.join(s.functions)})")
+            watched, runs = ", ".join(s.FUNCTIONS), ", ".join(getattr(s, "RUNS", ()))
+            how = "; ".join(filter(None, (watched and f"functions: {watched}", runs and f"runs itself: {runs}")))
+            say(f"{s.NAME:16} {s.SUMMARY}", f"{'':16} ({how})")
         return 0
     functions = functions_of(stories)
-    if getattr(args, "serve", False):
+    serve = getattr(args, "serve", False)
+    own_world = serve and len(stories) == 1 and hasattr(stories[0], "serve")
+    if serve:
         refuse_second_sandbox()
     if not getattr(args, "no_build", True):
-        build(functions)
-    if getattr(args, "serve", False):
+        # --serve: every function, so that scripts/invoke.sh can run any of them against this sandbox.
+        needed = binaries_of(stories) if not serve or own_world else binaries_of(STORIES.values())
+        build(needed, "" if serve else f", for {'the story' if len(stories) == 1 else f'{len(stories)} stories'}")
+    if own_world:
+        return serve_world(stories[0], args)
+    if serve:
         return serve_functions(functions)
 
     from sandboxlib.box import Sandbox
 
     passed = failed = 0
-    with Sandbox(functions=functions, log_kind=mode) as box:
+    parameters, resources = deployment()
+    with Sandbox(functions=functions, log_kind=mode, parameters=parameters, resources=resources) as box:
         log = relative(box.log_path)
         if mode == "run":
             watched = (f"functions under cargo lambda watch on 127.0.0.1:{box.invoke_port}" if box.invoke_port
@@ -149,7 +169,7 @@ def cmd_run(args, mode: str) -> int:
         play = Play(box)
         for story in stories:
             if mode == "run":
-                say(f"── story {story.name}: {story.summary}", "")
+                say(f"── story {story.NAME}: {story.SUMMARY}", "")
             for result in played(story, play):
                 passed, failed = passed + result.ok, failed + (not result.ok)
                 print_result(result, mode, log, "" if result.ok else box.log_tail(20))
@@ -170,7 +190,7 @@ def played(story, play: Play):
     except Stopped:
         raise
     except Exception as error:  # noqa: BLE001 (reported as a failed scenario)
-        yield play.result(f"story {story.name} broke off", "error", f"{type(error).__name__}: {error}", False,
+        yield play.result(f"story {story.NAME} broke off", "error", f"{type(error).__name__}: {error}", False,
                           "the story plays to its end")
 
 
@@ -187,29 +207,50 @@ def refuse_second_sandbox() -> None:
                          f"Stop it first (kill {other['pid']}) to start another.")
 
 
-def serve_functions(functions: list[str]) -> int:
-    """run --serve: the sandbox, the sample resources and the functions, until Ctrl-C/SIGTERM/SIGHUP."""
+def serve_world(story, args) -> int:
+    """run --only <story> --serve for a story with a world of its own (approvals: the HTTP API)."""
     from sandboxlib.box import Sandbox
 
+    if getattr(args, "parent_pid", None):
+        watch_parent(args.parent_pid)
+    parameters, resources = deployment()
+    with Sandbox(watch=False, parameters=parameters, resources=resources) as box:
+        story.serve(box, getattr(args, "json", False))
+    return 0
+
+
+def serve_functions(functions: list[str]) -> int:
+    """run --serve: the sandbox, what every function needs (the stories' seeds, with the sample
+    deploy-time values) and the stories' functions, until Ctrl-C/SIGTERM/SIGHUP."""
+    from sandboxlib.box import Sandbox
+    from sandboxlib.stories import seed
+
     refuse_second_sandbox()
-    with Sandbox(functions=functions, log_kind="serve") as box:
-        box.seed_samples()
+    parameters, resources = deployment()
+    with Sandbox(functions=functions, log_kind="serve", parameters=parameters, resources=resources) as box:
+        seed(box)
         state = box.write_state()
         url, port = box.url, box.invoke_port
-        say(f"Tollgate sandbox is up; Ctrl-C stops it and everything it started.",
+        function, event = next(iter(examples().items()))
+        watched = functions[0] if functions else None
+        say("Tollgate sandbox is up; Ctrl-C stops it and everything it started.",
             "",
-            f"  AWS endpoint   {url}   (moto, plus the stand-in for AWS Health, CodePipeline job results,",
-            "                 CloudFormation drift detection, and CloudWatch's CBOR protocol)",
+            f"  AWS endpoint   {url}   (moto, plus the stand-in for AWS Health, CodePipeline job results and history,",
+            "                 CloudFormation drift detection, SSM OpsItems, and CloudWatch's CBOR protocol)",
             f"                 AWS_ENDPOINT_URL={url} AWS_REGION={REGION} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
-            f"  resources      table {box.table}; stacks orders-api, orders-network; alarm tollgate-demo-api-5xx (OK)",
-            f"  functions      {', '.join(functions)} under cargo lambda watch:",
-            f"                 POST http://127.0.0.1:{port}/2015-03-31/functions/<function>/invocations",
+            f"  functions      {', '.join(functions) or 'none'} under cargo lambda watch"
+            + (f": POST http://127.0.0.1:{port}/2015-03-31/functions/<function>/invocations" if functions else ""),
+            "                 and every function, these too, with scripts/invoke.sh (as Lambda runs it)",
             f"  function log   {relative(box.log_path)}",
             f"  state file     {relative(state)} (scripts/invoke.sh finds this sandbox through it)",
             "",
-            "Invoke a function with an event of your own, against this sandbox:",
-            f"  scripts/invoke.sh {functions[0]} events/{sample_event(functions[0])}",
-            f"  curl -s http://127.0.0.1:{port}/2015-03-31/functions/{functions[0]}/invocations -d @events/{sample_event(functions[0])}",
+            "Provisioned for every function, with the sample deploy-time values (what events/ refers to):",
+            *(f"  {line}" for line in provisioned(box)),
+            "",
+            "Invoke a function with an event of your own, against this sandbox (scripts/invoke.sh --help lists one per function):",
+            f"  scripts/invoke.sh {function} events/{event}",
+            *([f"  curl -s http://127.0.0.1:{port}/2015-03-31/functions/{watched}/invocations -d @events/{examples()[watched]}"]
+              if watched in examples() else []),
             "What the pipeline would see (job results), and changing what the stand-in answers:",
             f"  curl -s {url}/_tollgate/state",
             f"  curl -s {url}/_tollgate/fake -d '{{\"health_error\": [400, \"SubscriptionRequiredException\", \"no support plan\"]}}'",
@@ -219,9 +260,18 @@ def serve_functions(functions: list[str]) -> int:
     return 0
 
 
-def sample_event(function: str) -> str:
-    return {"health-gate": "health-gate.healthy.json", "drift-gate": "drift-gate.one-stack.json"}.get(
-        function, f"{function}.schedule.json" if function == "drift-callback" else "")
+def provisioned(box) -> list[str]:
+    """What the sandbox's deployment holds, as the banner lists it."""
+    lines = [f"table          {box.table} (the state table)"]
+    lines += [f"parameter      {name}={value}" for name, value in sorted(box.parameters.items())]
+    lines += [f"resource       {name}: {value}" for name, value in sorted(box.resources.items()) if not name.startswith("StateTable")]
+    stacks = sorted(s["StackName"] for s in box.cloudformation.describe_stacks().get("Stacks", []))
+    lines.append(f"stacks         {', '.join(stacks) or 'none'}")
+    alarms = box.cloudwatch.describe_alarms().get("MetricAlarms", [])
+    lines.append("alarms         " + (", ".join(f"{a['AlarmName']} ({a['StateValue']})" for a in alarms) or "none"))
+    lines.append(f"pipelines      {', '.join(sorted(box.fake.pipeline_history)) or 'none'} (with execution history)")
+    lines.append(f"OpsItems       {', '.join(sorted(box.fake.ops_items)) or 'none'}")
+    return lines
 
 
 def cmd_serve(args) -> int:
@@ -255,13 +305,13 @@ def read_event(source: str) -> tuple[bytes, str]:
     return raw, label
 
 
-def known_functions() -> dict[str, str]:
-    """Every function template.yaml declares; the built-in list when PyYAML is not at hand."""
+def known_functions() -> list[str]:
+    """Every function template.yaml declares; the stories' list when PyYAML is not at hand."""
     try:
         from sandboxlib.template import functions
     except ImportError:
-        return FUNCTIONS
-    return functions()
+        return list(examples())
+    return list(functions())
 
 
 def cmd_invoke(args) -> int:
@@ -282,9 +332,12 @@ def cmd_invoke(args) -> int:
         box = Sandbox.attached(state)
         where = f"the sandbox scripts/run.sh --serve keeps up (pid {state['pid']})"
         return invoke_once(box, args.function, event, label, where, invoke_binary)
-    with Sandbox(watch=False) as box:
-        box.seed_samples()
-        where = "a sandbox started for this call (with the sample events' stacks and alarm), stopped after it"
+    from sandboxlib.stories import seed
+
+    parameters, resources = deployment()
+    with Sandbox(watch=False, parameters=parameters, resources=resources) as box:
+        seed(box)
+        where = "a sandbox started for this call (with what the sample events refer to), stopped after it"
         return invoke_once(box, args.function, event, label, where, invoke_binary)
 
 
@@ -301,12 +354,8 @@ def invoke_once(box, function: str, event: bytes, label: str, where: str, invoke
     log = new_log(f"invoke-{function}", keep=10)
     err(f"invoking {function} ({env['AWS_LAMBDA_FUNCTION_NAME']}) with {label}",
         f"AWS: {box.url}, {where}")
-    job_id = None
-    try:
-        parsed = json.loads(event)
-        job_id = parsed.get("CodePipeline.job", {}).get("id") if isinstance(parsed, dict) else None
-    except (ValueError, AttributeError):
-        pass
+    job = pipeline_job(json.loads(event))
+    job_id = job.get("id") if job else None
     if job_id and job_result(box.url, job_id):
         err(f"note: job {job_id} already has a result in this sandbox, so this is a second delivery of the same job"
             " (give the event another job id for a new job)")
@@ -322,7 +371,10 @@ def invoke_once(box, function: str, event: bytes, label: str, where: str, invoke
     else:
         err(f"{result.payload}")
     if job_id:
+        # "job waiting" is a pipeline action's answer; for a record of a job (job-dead-letter) say what it did.
         outcome, detail = job_outcome(job_result(box.url, job_id))
+        if outcome == "job waiting" and job is not json.loads(event).get("CodePipeline.job"):
+            outcome, detail = "job left alone", "no result reported for the job"
         err(f"pipeline job {job_id}: {outcome}: {detail}")
     err("--- result ---")
     print(json.dumps(result.payload, indent=2) if not isinstance(result.payload, str) else result.payload, flush=True)
@@ -339,33 +391,49 @@ def job_result(url: str, job_id: str):
 
 
 # ----------------------------------------------------------------------------- command line
-def parser() -> argparse.ArgumentParser:
+def parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top parser and one per command. run and invoke name scripts/run.sh and scripts/invoke.sh,
+    whose arguments they are."""
     stories = ", ".join(STORIES)
     top = argparse.ArgumentParser(prog="sandbox.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = top.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="tell the stories (scripts/run.sh)",
+    run = commands.add_parser("run", help="tell the stories (scripts/run.sh)", prog="scripts/run.sh",
+                              usage="scripts/run.sh [--only STORY]... [--serve] [--no-build] [--list] [--help]",
                               description="Runs Tollgate locally against the sandbox and tells what each function does with the sample events.")
     run.add_argument("--only", action="append", metavar="STORY", help=f"tell only this story (repeatable, or comma-separated): {stories}")
     run.add_argument("--list", action="store_true", help="list the stories and exit")
     run.add_argument("--serve", action="store_true",
-                     help="tell no story: keep the sandbox and the functions up, with the sample events' resources, until Ctrl-C")
+                     help="tell no story: keep the sandbox and the functions up, with what every function needs, until Ctrl-C")
     run.add_argument("--no-build", action="store_true", help="use the binaries already built")
+    # --only approvals --serve for scripts/browser_test.py: one JSON line with the URLs; stop when PID ends
+    run.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    run.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
 
     e2e = commands.add_parser("e2e", help="the stories as tests (scripts/test.sh)")
     e2e.add_argument("--only", action="append", metavar="STORY", help=f"only this story: {stories}")
 
-    invoke = commands.add_parser("invoke", help="run one function with one event (scripts/invoke.sh)")
-    invoke.add_argument("function", help="a function template.yaml declares: " + ", ".join(FUNCTIONS))
+    invoke = commands.add_parser("invoke", help="run one function with one event (scripts/invoke.sh)", prog="scripts/invoke.sh",
+                                 usage="scripts/invoke.sh [--no-build] <function> <event.json | ->")
+    invoke.add_argument("function", help="a function template.yaml declares: " + ", ".join(examples()))
     invoke.add_argument("event", help="a JSON event file, or - for stdin")
     invoke.add_argument("--no-build", action="store_true", help="use the binary already built")
+
+    commands.add_parser("examples", help="every function, with a sample event that works against run.sh --serve")
 
     serve = commands.add_parser("serve", help="only the AWS endpoint; prints its URL")
     serve.add_argument("--parent-pid", type=int, help="stop when this process ends")
     for command in (run, e2e, invoke):
         # scripts/run.sh and scripts/invoke.sh check their arguments with this before installing anything
         command.add_argument("--check-args", action="store_true", help=argparse.SUPPRESS)
-    return top
+    return top, {"run": run, "e2e": e2e, "invoke": invoke, "serve": serve}
+
+
+def cmd_examples() -> int:
+    """invoke.sh --help's list: one working example per function (any Python 3.11)."""
+    for function, event in examples().items():
+        say(f"  scripts/invoke.sh {function} events/{event}")
+    return 0
 
 
 def check_args(args) -> int:
@@ -383,7 +451,16 @@ def check_args(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    top, commands = parsers()
+    if argv and argv[0] in commands:
+        # the command's own parser, so that a wrong argument shows that command's usage
+        args = commands[argv[0]].parse_args(argv[1:])
+        args.command = argv[0]
+    else:
+        args = top.parse_args(argv)
+    if args.command == "examples":
+        return cmd_examples()
     if getattr(args, "check_args", False):
         return check_args(args)
     quiet = args.command == "serve"

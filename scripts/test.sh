@@ -18,6 +18,9 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
 step "tools (pinned, into .tools/)"
 scripts/tools.sh
 
+step "the sandbox's Python: no import circle under scripts/, every module says what it is for"
+python3 scripts/test_imports.py
+
 step "cargo fmt --check"
 cargo fmt --all --check
 

@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError  # noqa: E402
 
 from sandboxlib.front import FakeAws, Front  # noqa: E402
 from sandboxlib.github import Commit, GitHubStandIn  # noqa: E402
-from sandboxlib.week import (  # noqa: E402
+from sandboxlib.stories.dora_week import (  # noqa: E402
     OI_1, OI_3, ops_item, pipeline_declaration, pipeline_history, sample_week,
 )
 

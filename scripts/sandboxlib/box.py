@@ -20,10 +20,8 @@ import boto3
 
 from .front import FakeAws, Front
 from .paths import ACCOUNT, CREDENTIALS, REGION, ROOT, STACK_NAME, TOOLS, new_log, state_file
-from .procs import stop_session, uninterrupted
-from .samples import SAMPLE_ALARM, SAMPLE_STACKS, health_issue, sample  # noqa: F401 (re-exported)
+from .procs import clean_environ, stop_session, uninterrupted
 from .template import function_environment, function_settings, functions as template_functions
-
 
 
 def free_port() -> int:
@@ -46,19 +44,18 @@ def wait_for_port(port: int, what: str, proc: subprocess.Popen, timeout: float, 
     raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f}s{where}")
 
 
-def clean_environ() -> dict[str, str]:
-    """This process's environment without AWS_* settings, so that nothing in the caller's shell
-    (a profile, a region, an endpoint) sends a sandboxed function to real AWS."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-
-
 class Sandbox:
     """`with Sandbox() as box:` the front on a free port, the state table, and (watch=True) every
     function in `functions` (default None: all; an empty list: none, for stories that run their
     binaries themselves) under cargo lambda watch. watch=False: the AWS side only, for running
-    function binaries yourself with `box.function_env(logical_id)`."""
+    function binaries yourself with `box.function_env(logical_id)`.
 
-    def __init__(self, watch: bool = True, functions=None, log_kind: str = "sandbox") -> None:
+    `parameters` and `resources` are the deployment's (sandboxlib.stories.deployment() gives the
+    sandbox's): template parameters as sam deploy's overrides, and the physical names of the
+    template's resources. What the sample events refer to is seeded by the caller (the stories' seed)."""
+
+    def __init__(self, watch: bool = True, functions=None, log_kind: str = "sandbox",
+                 parameters: dict[str, str] | None = None, resources: dict[str, str] | None = None) -> None:
         self.watch = watch
         self.functions = list(template_functions() if functions is None else functions)
         self.procs: list[subprocess.Popen] = []
@@ -66,6 +63,10 @@ class Sandbox:
         self.front: Front | None = None
         self.log_path = new_log(log_kind) if watch else None
         self.table = "tollgate-state"
+        self.parameters: dict[str, str] = dict(parameters or {})
+        self.resources: dict[str, str] = {
+            "StateTable": self.table, "StateTable.Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{self.table}",
+            **(resources or {})}
         self.invoke_port = None
         self.state_written = False
         self.closers: list = []  # more to stop on close (stand-ins a caller started for this sandbox)
@@ -74,7 +75,7 @@ class Sandbox:
     def attached(cls, state: dict) -> "Sandbox":
         """A handle on a sandbox another process keeps up (its state file), for function_env and
         lambda_env; it starts and stops nothing."""
-        box = cls(watch=False)
+        box = cls(watch=False, parameters=state.get("parameters"), resources=state.get("resources"))
         box.url = box.moto_url = box.fake_url = state["url"]
         box.table = state.get("table", box.table)
         box.invoke_port = state.get("invoke_port")
@@ -136,34 +137,18 @@ class Sandbox:
         )
         self.dynamodb.update_time_to_live(TableName=self.table, TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": True})
 
-    @property
-    def resources(self) -> dict[str, str]:
-        """The template's resources as the sandbox made them (for !Ref / !GetAtt)."""
-        return {"StateTable": self.table, "StateTable.Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{self.table}",
-                # Email approvals (scripts/approvals_story.py creates the secret and serves the API
-                # when its story runs; these names only let the template's environment resolve).
-                "ApprovalHttpApi": "local-approvals",
-                "ApprovalSigningSecret": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tollgate-approval-signing",
-                "ApprovalTopic": f"arn:aws:sns:{REGION}:{ACCOUNT}:tollgate-approvals",
-                # Branch pipelines (names only, so the template's environment resolves).
-                "GitHubWebhookSecret": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tollgate-github-webhook",
-                "BranchWebhookApi": "local-branch-webhooks",
-                # DORA: the GitHub token's secret (the DORA story creates it, with a sample token).
-                "DoraGitHubTokenSecret": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tollgate-dora-github-token",
-                "DoraDeadLetterQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:tollgate-dora-dead-letters"}
-
     # ------------------------------------------------------------------ environments
     def function_env(self, logical_id: str) -> dict[str, str]:
         """A function's environment from template.yaml, pointed at the sandbox: every AWS call goes
         to the front (AWS_ENDPOINT_URL), with fake credentials."""
-        env = function_environment(logical_id, self.resources)
+        env = function_environment(logical_id, self.resources, self.parameters)
         env.update({**CREDENTIALS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": self.url})
         return env
 
     def lambda_env(self, function: str) -> dict[str, str]:
         """function_env plus what Lambda itself sets for a function (name, memory, log group...),
         as it would for the deployed function (stack `tollgate`)."""
-        settings = function_settings(template_functions()[function], self.resources)
+        settings = function_settings(template_functions()[function], self.resources, self.parameters)
         return {
             **self.function_env(template_functions()[function]),
             "AWS_LAMBDA_FUNCTION_NAME": settings["name"],
@@ -178,10 +163,10 @@ class Sandbox:
         }
 
     def function_timeout(self, function: str) -> float:
-        return float(function_settings(template_functions()[function], self.resources)["timeout"])
+        return float(function_settings(template_functions()[function], self.resources, self.parameters)["timeout"])
 
     def function_arn(self, function: str) -> str:
-        name = function_settings(template_functions()[function], self.resources)["name"]
+        name = function_settings(template_functions()[function], self.resources, self.parameters)["name"]
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
 
     # ------------------------------------------------------------------ functions
@@ -229,23 +214,6 @@ class Sandbox:
         )
         self.cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
 
-    def seed_samples(self) -> None:
-        """What the sample events in events/ refer to: their stacks, their alarm (in OK), the branch
-        template, webhook secret and repository, the DORA samples' pipelines, executions and OpsItem."""
-        existing = {s["StackName"] for s in self.cloudformation.describe_stacks().get("Stacks", [])}
-        for stack in SAMPLE_STACKS:
-            if stack not in existing:
-                self.create_stack(stack)
-        self.set_alarm(SAMPLE_ALARM, "OK", "Threshold not crossed (sandbox sample)")
-        # Branch pipelines: the branch template at the sandbox's BranchTemplateUrl, the webhook
-        # secret the sample GitHub events are signed with, the sample events' repository.
-        from .branches import seed_branch_pipelines
-        from .dora import seed_samples as seed_dora_samples
-
-        seed_branch_pipelines(self)
-        # DORA: the pipelines, executions and OpsItem the events/dora-*.json samples name.
-        seed_dora_samples(self)
-
     # ------------------------------------------------------------------ a sandbox kept up
     def write_state(self) -> Path:
         """Tells scripts/invoke.sh where this sandbox is (removed again by close())."""
@@ -253,6 +221,7 @@ class Sandbox:
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {"pid": os.getpid(), "url": self.url, "region": REGION, "stack": STACK_NAME, "table": self.table,
                  "invoke_port": self.invoke_port, "functions": self.functions if self.watch else [],
+                 "parameters": self.parameters, "resources": self.resources,
                  "log": str(self.log_path) if self.log_path else None}
         tmp = path.with_suffix(".json.part")
         tmp.write_text(json.dumps(state, indent=2))

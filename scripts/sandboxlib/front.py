@@ -8,7 +8,7 @@ It answers, itself, what moto (5.2.5) lacks, in each service's own protocol:
     DescribeStackDriftDetectionStatus, DescribeStackResourceDrifts
   - CodePipeline execution history (ListPipelineExecutions, GetPipelineExecution,
     ListActionExecutions) and SSM GetOpsItem, for the pipelines and OpsItems a scenario seeds
-    (sandboxlib.history; the DORA story's week is sandboxlib.week)
+    (sandboxlib.history; the DORA story's week is sandboxlib.stories.dora_week)
 It translates CloudWatch's Smithy RPC v2 CBOR protocol (aws-sdk-cloudwatch >= 1.100) into calls
 moto understands, and hands every other request to moto unchanged: moto runs in this process as a
 WSGI application behind the front, so headers, body and status pass through as they are.

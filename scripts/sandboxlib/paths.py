@@ -14,10 +14,6 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account for the sandbox's credentials
 STACK_NAME = "tollgate"  # samconfig.toml's stack; names like ${AWS::StackName}-health-gate use it
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-# Lambda binary -> its logical id in template.yaml, as known without reading it (sandboxlib.template
-# .functions() reads the template, which names every function).
-FUNCTIONS = {"health-gate": "HealthGateFunction", "drift-gate": "DriftGateFunction", "drift-callback": "DriftCallbackFunction",
-             "job-dead-letter": "JobDeadLetterFunction"}
 
 
 def target_dir() -> Path:

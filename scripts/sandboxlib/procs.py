@@ -131,3 +131,9 @@ def _signal(pid: int, sig: int) -> None:
         os.kill(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def clean_environ() -> dict[str, str]:
+    """This process's environment without AWS_* settings, so that nothing in the caller's shell
+    (a profile, a region, an endpoint) sends a sandboxed process to real AWS."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

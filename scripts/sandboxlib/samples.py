@@ -22,15 +22,15 @@ def sample(name: str, job_id: str | None = None) -> dict:
     return event
 
 
-def health_issue(service: str, region: str) -> dict:
-    """An open AWS Health issue, shaped as DescribeEvents returns it."""
-    return {
-        "arn": f"arn:aws:health:{region}::event/{service}/AWS_{service}_OPERATIONAL_ISSUE/AWS_{service}_OPERATIONAL_ISSUE_DEMO",
-        "service": service, "eventTypeCode": f"AWS_{service}_OPERATIONAL_ISSUE", "eventTypeCategory": "issue",
-        "region": region, "startTime": 1795000000.0, "statusCode": "open",
-    }
-
-
 def job_id_of(event) -> str | None:
     job = event.get("CodePipeline.job") if isinstance(event, dict) else None
     return job.get("id") if isinstance(job, dict) else None
+
+
+def pipeline_job(event) -> dict | None:
+    """The CodePipeline job in an event: a gate's own, or the one in a Lambda invocation record's
+    requestPayload (what an on-failure destination such as job-dead-letter receives)."""
+    for candidate in (event, event.get("requestPayload") if isinstance(event, dict) else None):
+        if isinstance(candidate, dict) and isinstance(candidate.get("CodePipeline.job"), dict):
+            return candidate["CodePipeline.job"]
+    return None

@@ -50,28 +50,18 @@ def functions() -> dict[str, str]:
     return found
 
 
-# The sandbox's parameter overrides, as `sam deploy --parameter-overrides` would give them: what
-# a deployment must set for a feature to be on (template.yaml's defaults leave it off).
-#   BranchTemplateUrl  branch pipelines are deployed only with a template URL: the sandbox's is a
-#                      tiny template in moto's S3 (sandboxlib.branches uploads it; moto's
-#                      CloudFormation cannot create templates/branch-pipeline.yaml's CodeBuild project)
-#   BranchExclude      so that the story shows an excluded branch (feature/wip-*) being left alone
-SANDBOX_TEMPLATE_BUCKET = "tollgate-sandbox-templates"
-SANDBOX_PARAMETERS = {
-    "BranchTemplateUrl": f"https://s3.amazonaws.com/{SANDBOX_TEMPLATE_BUCKET}/branch-pipeline.yaml",
-    "BranchExclude": "feature/wip-*",
-}
-
 PSEUDO = {"AWS::StackName": STACK_NAME, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
           "AWS::URLSuffix": "amazonaws.com"}
 
 
 class Resolver:
-    """Resolves !Ref, !Sub and !GetAtt to parameter defaults (or SANDBOX_PARAMETERS), pseudo parameters and the sandbox's
+    """Resolves !Ref, !Sub and !GetAtt to parameter values (`parameters`, as sam deploy's
+    --parameter-overrides, else the template's defaults), pseudo parameters and the sandbox's
     resources (`resources`: logical id -> physical name, or "Id.Attribute" -> value)."""
 
-    def __init__(self, resources: dict[str, str]) -> None:
-        self.params = {name: str(SANDBOX_PARAMETERS.get(name, p.get("Default", "")))
+    def __init__(self, resources: dict[str, str], parameters: dict[str, str] | None = None) -> None:
+        overrides = parameters or {}
+        self.params = {name: str(overrides.get(name, p.get("Default", "")))
                        for name, p in template().get("Parameters", {}).items()}
         self.resources = resources
 
@@ -107,12 +97,13 @@ class Resolver:
         return str(value)
 
 
-def function_environment(function_logical_id: str, resources: dict[str, str]) -> dict[str, str]:
+def function_environment(function_logical_id: str, resources: dict[str, str],
+                         parameters: dict[str, str] | None = None) -> dict[str, str]:
     """The environment template.yaml gives a function (Globals, then its own variables, then its
     logging settings as Lambda passes them), with intrinsics resolved to parameter defaults or to
     the sandbox's resources."""
     tpl = template()
-    resolver = Resolver(resources)
+    resolver = Resolver(resources, parameters)
     globals_fn = tpl.get("Globals", {}).get("Function", {})
     fn = tpl["Resources"][function_logical_id]["Properties"]
     env = {}
@@ -127,10 +118,11 @@ def function_environment(function_logical_id: str, resources: dict[str, str]) ->
     return env
 
 
-def function_settings(function_logical_id: str, resources: dict[str, str]) -> dict[str, str]:
+def function_settings(function_logical_id: str, resources: dict[str, str],
+                      parameters: dict[str, str] | None = None) -> dict[str, str]:
     """What Lambda knows about a deployed function: name, memory, timeout, log group."""
     tpl = template()
-    resolver = Resolver(resources)
+    resolver = Resolver(resources, parameters)
     globals_fn = tpl.get("Globals", {}).get("Function", {})
     fn = {**globals_fn, **tpl["Resources"][function_logical_id]["Properties"]}
     name = resolver.resolve(fn["FunctionName"]) if "FunctionName" in fn else f"{STACK_NAME}-{function_logical_id}"

@@ -1,5 +1,5 @@
 """The fail-safe story: what happens around the gates when things go wrong outside their checks,
-played with the real binaries (registered as the `fail-safe` story in stories.py).
+played with the real binaries.
 
 - An invocation that errors every time (CodePipeline unreachable) still ends its job: Lambda
   gives the invocation record to job-dead-letter, which fails the job.
@@ -14,10 +14,15 @@ import json
 import time
 from typing import Iterator
 
-from .paths import log_dir, target_dir
-from .runtime import invoke_binary
-from .samples import SAMPLE_SECRETS, SAMPLE_STACKS, job_id_of
-from .stories import Play, Result
+from ..paths import log_dir, target_dir
+from ..runtime import invoke_binary
+from ..samples import SAMPLE_SECRETS, SAMPLE_STACKS, job_id_of
+from ..story import Play, Result
+
+NAME = "fail-safe"
+SUMMARY = "never hang, never leak: Lambda's on-failure destination, TRACE-level logs, a drift callback with broken configuration"
+FUNCTIONS = ("health-gate", "drift-gate", "drift-callback", "job-dead-letter")  # under cargo lambda watch
+EXAMPLES = {"job-dead-letter": "job-dead-letter.retries-exhausted.json"}
 
 # What Lambda sends an on-failure destination for an asynchronous invocation it gave up on
 # (the "invocation record"), as AWS documents it.
@@ -49,7 +54,7 @@ def run_binary(play: Play, function: str, event: dict, env: dict, label: str):
     return invocation, log.read_text(errors="replace")
 
 
-def play_fail_safe(play: Play) -> Iterator[Result]:
+def play(play: Play) -> Iterator[Result]:
     fake, box = play.fake, play.box
 
     # -------------------------------------------------- an invocation that errors every time

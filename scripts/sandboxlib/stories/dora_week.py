@@ -34,7 +34,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
-from .github import Commit
+from ..github import Commit
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -380,9 +380,8 @@ def expected(week: Week) -> dict[str, dict]:
     return figures
 
 
-def sample_event_history() -> tuple[dict[str, list[dict]], dict[str, dict]]:
-    """What the sample events in events/dora-*.json refer to (scripts/invoke.sh, run.sh --serve):
-    their executions (pipeline history) and their OpsItem, resolved."""
+def _sample_event_runs():
+    """The executions and the OpsItem the sample events in events/dora-*.json name."""
     from datetime import datetime
 
     def t(text: str) -> int:
@@ -410,4 +409,23 @@ def sample_event_history() -> tuple[dict[str, list[dict]], dict[str, dict]]:
                        t("2026-11-20T10:42:10Z"), t("2026-11-20T11:58:03Z"),
                        {"/aws/resources": {"Type": "SearchableString",
                                            "Value": json.dumps([{"arn": f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:orders-service"}])}})
+    return runs, plan
+
+
+def sample_event_history() -> tuple[dict[str, list[dict]], dict[str, dict]]:
+    """What the sample events in events/dora-*.json refer to (scripts/invoke.sh, run.sh --serve):
+    their executions (pipeline history) and their OpsItem, resolved."""
+    runs, plan = _sample_event_runs()
     return ({name: [execution_record(r) for r in rs] for name, rs in runs.items()}, {plan.id: ops_item(plan, resolved=True)})
+
+
+def sample_event_repositories() -> dict[str, list[Commit]]:
+    """The GitHub repositories of the sample events' executions, with their commits (oldest first)."""
+    runs, _ = _sample_event_runs()
+    repositories: dict[str, list[Commit]] = {}
+    for name, rs in runs.items():
+        commits = repositories.setdefault(REPOSITORY[name], [])
+        for run in rs:
+            if run.head not in commits:
+                commits.append(run.head)
+    return {name: sorted(commits, key=lambda c: c.time) for name, commits in repositories.items()}

@@ -1,6 +1,6 @@
-"""The DORA story: a week of pipeline history (sandboxlib.week) replayed into the sandbox with the
+"""The DORA story: a week of pipeline history (dora_week) replayed into the sandbox with the
 real `tollgate` CLI and the real calculator binaries, and the report checked against figures
-worked out by hand from the definitions (registered as the `dora` story in stories.py).
+worked out by hand from the definitions.
 
   1. the week is seeded: the pipelines in moto's CodePipeline, their execution history and the
      OpsItems in the front's stand-in, the commits in a local GitHub stand-in, a GitHub token in
@@ -23,17 +23,29 @@ import uuid
 from datetime import datetime, timezone
 from typing import Iterator
 
-from .box import clean_environ
-from .github import GitHubStandIn
-from .paths import ACCOUNT, CREDENTIALS, REGION, ROOT, log_dir, relative, target_dir
-from .runtime import invoke_binary
-from .samples import sample
-from .stories import Play, Result
-from .template import functions as template_functions
-from .week import DAY, HOUR, Week, expected, ops_item, pipeline_declaration, pipeline_history, sample_week
+from ..github import GitHubStandIn
+from ..paths import ACCOUNT, CREDENTIALS, REGION, ROOT, log_dir, relative, target_dir
+from ..procs import clean_environ
+from ..runtime import invoke_binary
+from ..samples import sample
+from ..story import Play, Result
+from .dora_week import DAY, HOUR, Week, expected, ops_item, pipeline_declaration, pipeline_history, sample_week
 
 CALCULATORS = ("dora-deployment-frequency", "dora-lead-time", "dora-change-failure-rate", "dora-time-to-restore")
-TOKEN_SECRET = "tollgate-dora-github-token"  # box.resources' DoraGitHubTokenSecret names it
+NAME = "dora"
+SUMMARY = ("DORA metrics: a week of history replayed by `tollgate dora backfill`, OpsItems delivered to the calculators, "
+           "the report checked against hand-worked figures, the datapoints in CloudWatch")
+FUNCTIONS = ()  # none under cargo lambda watch: the story runs the CLI and the calculators itself
+RUNS = ("tollgate", *CALCULATORS)  # the binaries it runs (built up front)
+EXAMPLES = {"dora-deployment-frequency": "dora-deployment-frequency.stage-succeeded.json",
+            "dora-lead-time": "dora-lead-time.execution-succeeded.json",
+            "dora-change-failure-rate": "dora-change-failure-rate.opsitem-create.json",
+            "dora-time-to-restore": "dora-time-to-restore.opsitem-resolved.json"}
+TOKEN_SECRET = "tollgate-dora-github-token"
+RESOURCES = {
+    "DoraGitHubTokenSecret": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{TOKEN_SECRET}",
+    "DoraDeadLetterQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:tollgate-dora-dead-letters",
+}
 # A made-up token for the GitHub stand-in: it must never reach a log.
 SAMPLE_TOKEN = "ghp_tollgateSandboxSampleToken0000000000"
 NAMESPACE = "DORA"
@@ -52,48 +64,49 @@ def session():
     return boto3.session.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-def build() -> str | None:
-    """cargo build of the CLI and the calculators; None, or why it failed."""
-    command = ["cargo", "build", "-p", "tollgate-cli", "-p", "dora", "--bins"]
-    proc = subprocess.run(command, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True)
-    if proc.returncode != 0:
-        errors = [line for line in proc.stderr.splitlines() if line.startswith(("error", "  -->"))][:6]
-        return f"{' '.join(command)} exited with {proc.returncode}: " + (" | ".join(errors) or proc.stderr[-400:])
-    return None
-
-
-def seed(box, week: Week, fake) -> dict:
+def seed_week(box, week: Week, fake) -> dict:
     """The week in moto and the stand-in; what was seeded, for the story's first result."""
+    _pipelines(box, week.runs)
+    token_arn = token_secret(box)
+    with fake.lock:
+        fake.pipeline_history.update(pipeline_history(week))
+        for plan in week.ops_items:
+            fake.ops_items[plan.id] = ops_item(plan, resolved=False)
+    return {"token_arn": token_arn}
+
+
+def token_secret(box) -> str:
+    """The GitHub token's secret (the template's DoraGitHubTokenSecret) with the sample token; its ARN."""
     from botocore.exceptions import ClientError
 
-    s = session()
-    _pipelines(box, week.runs)
-    secrets = s.client("secretsmanager", endpoint_url=box.url)
+    secrets = session().client("secretsmanager", endpoint_url=box.url)
     try:
         secrets.create_secret(Name=TOKEN_SECRET, SecretString=SAMPLE_TOKEN)
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceExistsException":
             raise
         secrets.put_secret_value(SecretId=TOKEN_SECRET, SecretString=SAMPLE_TOKEN)
-    with fake.lock:
-        fake.pipeline_history.update(pipeline_history(week))
-        for plan in week.ops_items:
-            fake.ops_items[plan.id] = ops_item(plan, resolved=False)
-    token_arn = secrets.describe_secret(SecretId=TOKEN_SECRET)["ARN"]
-    return {"token_arn": token_arn}
+    return secrets.describe_secret(SecretId=TOKEN_SECRET)["ARN"]
 
 
-def seed_samples(box) -> None:
+def seed(box) -> None:
     """What the sample events in events/dora-*.json refer to: their pipelines in moto, their
-    executions and OpsItem in the stand-in (no GitHub: dora-lead-time needs a token secret and a
-    GitHub to read, which the `dora` story brings)."""
-    from .week import sample_event_history
+    executions and OpsItem in the stand-in, the GitHub token's secret, and a GitHub stand-in
+    holding their commits (the deployment's DoraGitHubApiUrl; stopped with the sandbox)."""
+    from .dora_week import sample_event_history, sample_event_repositories
 
     history, items = sample_event_history()
     _pipelines(box, history)
     with box.fake.lock:
         box.fake.pipeline_history.update(history)
         box.fake.ops_items.update(items)
+    box.resources["DoraGitHubTokenSecret"] = token_secret(box)
+    github = GitHubStandIn(SAMPLE_TOKEN)
+    github.start()
+    box.closers.append(github.stop)
+    for name, commits in sample_event_repositories().items():
+        github.add_repository(name, commits)
+    box.parameters["DoraGitHubApiUrl"] = github.url
 
 
 def _pipelines(box, names) -> None:
@@ -128,6 +141,8 @@ def cli_env(box, github_url: str, token_arn: str) -> dict[str, str]:
 def function_env(box, function: str, github_url: str, token_arn: str) -> tuple[dict[str, str], str]:
     """A calculator's environment: template.yaml's (as Lambda gives it), pointed at the stand-ins;
     the second value says where it came from."""
+    from ..template import functions as template_functions
+
     overrides = {"GITHUB_API_URL": github_url, "GITHUB_TOKEN_SECRET_ARN": token_arn}
     if function in template_functions():
         env = box.lambda_env(function)
@@ -209,23 +224,22 @@ class Metrics:
         return sum(self.values(metric, pipeline, stat))
 
 
-def play_dora(play: Play) -> Iterator[Result]:
+def play(play: Play) -> Iterator[Result]:
     box, fake = play.box, play.box.fake
     now = time.time()
     week = sample_week(week_start(now))
     want = expected(week)
 
-    problem = build()
-    missing = [name for name in ("tollgate", *CALCULATORS) if not (target_dir() / "debug" / name).exists()]
-    if problem or missing:
-        yield play.result("the tollgate CLI and the four DORA calculators are built", "build failed",
-                          problem or f"missing in target/debug: {', '.join(missing)}", False,
-                          "cargo build -p tollgate-cli -p dora --bins succeeds", checks="cargo build")
+    missing = [name for name in RUNS if not (target_dir() / "debug" / name).exists()]
+    if missing:
+        yield play.result("the tollgate CLI and the four DORA calculators are built", "not built",
+                          f"missing in target/debug: {', '.join(missing)}", False,
+                          "cargo build -p tollgate-cli -p dora --bins has built them (scripts/run.sh does)", checks="target/debug")
         return
 
     with GitHubStandIn(SAMPLE_TOKEN) as github:
         # ---------------------------------------------------------------- 1. the week
-        seeded = seed(box, week, fake)
+        seeded = seed_week(box, week, fake)
         for name, commits in week.repositories.items():
             github.add_repository(name, commits)
         codepipeline = session().client("codepipeline", endpoint_url=box.url)
@@ -251,7 +265,7 @@ def play_dora(play: Play) -> Iterator[Result]:
         github.requests.clear()
         status, out, err = run_cli(env, "dora", "backfill", "--days", "7", label="backfill")
         big_pages = [q for path, q, s in github.requests if path.endswith(f"...{week.runs['payments-release'][1].head.sha}")]
-        play.sent.append("(no event: tollgate dora backfill --days 7)")
+        play.sent.append("(command: tollgate dora backfill --days 7)")
         yield play.result(
             "tollgate dora backfill --days 7 replays the week through the calculators (GitHub's compare read page by page)",
             "backfill", f"exit {status}: {out.strip() or err.strip()[-600:]}; GitHub compare requests for B2's 130 commits: "
@@ -265,7 +279,7 @@ def play_dora(play: Play) -> Iterator[Result]:
         before = {m: metrics.total(m, None, "SampleCount") for m in METRICS}
         status, out, err = run_cli(env, "dora", "backfill", "--days", "7", label="backfill-again")
         after = {m: metrics.total(m, None, "SampleCount") for m in METRICS}
-        play.sent.append("(no event: tollgate dora backfill --days 7, again)")
+        play.sent.append("(command: tollgate dora backfill --days 7, again)")
         yield play.result(
             "the same backfill again adds nothing", "duplicate delivery",
             f"exit {status}: {out.strip() or err.strip()[-300:]}; CloudWatch datapoints before "
@@ -323,7 +337,7 @@ def play_dora(play: Play) -> Iterator[Result]:
         rows = {r.get("pipeline"): r for r in report.get("pipelines", [])}
         if "all" in report:
             rows[report["all"].get("pipeline", "(all pipelines)")] = report["all"]
-        play.sent.append("(no event: tollgate dora report --days 7, and --json)")
+        play.sent.append("(command: tollgate dora report --days 7, and --json)")
         yield play.result(
             "tollgate dora report --days 7 prints the four keys per pipeline", "report",
             f"exit {status}:\n" + (table.rstrip() or err.strip()[-600:]),
@@ -406,7 +420,7 @@ def _same(got, want) -> bool:
 
 
 
-def bench_functions(box, profile: str = "release") -> list[tuple]:
+def bench(box, profile: str = "release") -> list[tuple]:
     """For scripts/bench.py: (name, binary, environment, event factory, event label) of the four
     calculators, each event doing a calculator's real work on this sandbox (the week seeded, a
     GitHub stand-in stopped with the sandbox): a new SUCCEEDED execution of orders-api-prod per
@@ -415,8 +429,8 @@ def bench_functions(box, profile: str = "release") -> list[tuple]:
     ledger, PutMetricData)."""
     import itertools
 
-    from .github import Commit
-    from .week import Run, execution_record, sha
+    from ..github import Commit
+    from .dora_week import Run, execution_record, sha
 
     now = int(time.time())
     week = sample_week(week_start(now))
@@ -425,7 +439,7 @@ def bench_functions(box, profile: str = "release") -> list[tuple]:
     box.closers.append(github.stop)
     for name, commits in week.repositories.items():
         github.add_repository(name, commits)
-    seeded = seed(box, week, box.fake)
+    seeded = seed_week(box, week, box.fake)
     counter = itertools.count(1)
     repo = github.repositories["octo-org/orders-api"]
 

@@ -1,9 +1,9 @@
 """The branch-pipelines story: branch stacks really created and deleted by moto's CloudFormation
-from a template in moto's S3, played with the real binary (registered in stories.py).
+from a template in moto's S3, played with the real binary under cargo lambda watch.
 
 The sandbox deploys branch pipelines as `sam deploy --parameter-overrides BranchTemplateUrl=...`
-would (template.SANDBOX_PARAMETERS): the URL names a template in moto's S3, which this module
-uploads. That template is not templates/branch-pipeline.yaml: moto's CloudFormation cannot create
+would (PARAMETERS below): the URL names a template in moto's S3, which seed() uploads.
+That template is not templates/branch-pipeline.yaml: moto's CloudFormation cannot create
 its CodeBuild project (and so its pipeline), so the sandbox's has the same parameters and what
 matters to deletion, a bucket the stack owns.
 """
@@ -17,16 +17,34 @@ import json
 import uuid
 from typing import Iterator
 
-from .paths import REGION
-from .samples import sample
-from .stories import Play, Result
-from .template import SANDBOX_PARAMETERS, SANDBOX_TEMPLATE_BUCKET
+from ..paths import ACCOUNT, REGION, target_dir
+from ..samples import sample
+from ..story import Play, Result
 
+NAME = "branch-pipelines"
+SUMMARY = ("a stack per feature branch: created from CodeCommit and a signed GitHub webhook, duplicates, "
+           "excluded branches, deleted with its bucket emptied first, stacks that are not Tollgate's left alone")
+FUNCTIONS = ("branch-pipelines",)  # under cargo lambda watch
+EXAMPLES = {"branch-pipelines": "branch-pipelines.codecommit-created.json"}
+# The sandbox's deploy-time values, as `sam deploy --parameter-overrides` would give them:
+#   BranchTemplateUrl  a tiny template in moto's S3 (moto's CloudFormation cannot create
+#                      templates/branch-pipeline.yaml's CodeBuild project)
+#   BranchExclude      so that the story shows an excluded branch (feature/wip-*) being left alone
+TEMPLATE_BUCKET = "tollgate-sandbox-templates"
+PARAMETERS = {
+    "BranchTemplateUrl": f"https://s3.amazonaws.com/{TEMPLATE_BUCKET}/branch-pipeline.yaml",
+    "BranchExclude": "feature/wip-*",
+}
+# The template's resources as the sandbox names them (for !Ref / !GetAtt).
+WEBHOOK_SECRET_NAME = "tollgate-github-webhook"
+RESOURCES = {
+    "GitHubWebhookSecret": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{WEBHOOK_SECRET_NAME}",
+    "BranchWebhookApi": "local-branch-webhooks",
+}
 FUNCTION = "branch-pipelines"
 LOGICAL_ID = "BranchPipelinesFunction"
 # The secret the sample GitHub events are signed with (docs/branch-pipelines.md: never deploy it).
 SAMPLE_WEBHOOK_SECRET = "tollgate-sample-webhook-secret"
-WEBHOOK_SECRET_NAME = "tollgate-github-webhook"  # box.resources' GitHubWebhookSecret names it
 TEMPLATE_KEY = "branch-pipeline.yaml"
 # The sandbox's branch template: templates/branch-pipeline.yaml's parameters, and its bucket.
 BRANCH_TEMPLATE = """\
@@ -64,7 +82,7 @@ def stack_name(prefix: str, repository: str, branch: str) -> str:
     return f"{prefix}-{middle}-{digest}" if middle else f"{prefix}-{digest}"
 
 
-def seed_branch_pipelines(box) -> None:
+def seed(box) -> None:
     """What a deployment with branch pipelines has: the branch template in S3 at the URL the
     function is configured with, the webhook secret (the samples' value), the CodeCommit
     repository of the sample events. Idempotent."""
@@ -73,9 +91,9 @@ def seed_branch_pipelines(box) -> None:
 
     session = boto3.session.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
     s3 = session.client("s3", endpoint_url=box.url)
-    if SANDBOX_TEMPLATE_BUCKET not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
-        s3.create_bucket(Bucket=SANDBOX_TEMPLATE_BUCKET)
-    s3.put_object(Bucket=SANDBOX_TEMPLATE_BUCKET, Key=TEMPLATE_KEY, Body=BRANCH_TEMPLATE.encode())
+    if TEMPLATE_BUCKET not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=TEMPLATE_BUCKET)
+    s3.put_object(Bucket=TEMPLATE_BUCKET, Key=TEMPLATE_KEY, Body=BRANCH_TEMPLATE.encode())
     secrets = session.client("secretsmanager", endpoint_url=box.url)
     try:
         secrets.create_secret(Name=WEBHOOK_SECRET_NAME, SecretString=SAMPLE_WEBHOOK_SECRET)
@@ -181,16 +199,16 @@ class Stacks:
                               Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
 
 
-def play_branch_pipelines(play: Play) -> Iterator[Result]:
+def play(play: Play) -> Iterator[Result]:
     box = play.box
-    seed_branch_pipelines(box)
+    seed(box)
     env = box.function_env(LOGICAL_ID)
     prefix = env["STACK_PREFIX"]
     stacks = Stacks(box, prefix)
     for name, stack in stacks.live().items():  # a story told twice in one sandbox starts afresh
         if stack["StackStatus"].endswith("COMPLETE"):
             stacks.cfn.delete_stack(StackName=name)
-    template_url = SANDBOX_PARAMETERS["BranchTemplateUrl"]
+    template_url = PARAMETERS["BranchTemplateUrl"]
 
     # -------------------------------------------------- create (CodeCommit)
     created_event = play.event("branch-pipelines.codecommit-created.json")
@@ -327,14 +345,12 @@ def play_branch_pipelines(play: Play) -> Iterator[Result]:
 
 
 
-def bench_functions(box, profile: str = "release") -> list[tuple]:
+def bench(box, profile: str = "release") -> list[tuple]:
     """For scripts/bench.py: (name, binary, environment, event factory, event label) rows for
     branch-pipelines: a branch created (real work: dedupe, GetRepository, two DescribeStacks,
     CreateStack in moto, the state record; a new branch each run, so MAX_BRANCH_STACKS is lifted),
     and GitHub's webhook ping (the secret read and the signature checked: the cheapest delivery)."""
-    from .paths import target_dir
-
-    seed_branch_pipelines(box)
+    seed(box)
     env = {**box.function_env(LOGICAL_ID), "MAX_BRANCH_STACKS": "100000"}
 
     def create() -> dict:

@@ -1,0 +1,1 @@
+"""The release helper's parts (scripts/release.py): plan, build artefacts' inspection, smoke runs, the README table."""

@@ -1,0 +1,236 @@
+"""The approvals story: a release waits, the email and its link, a mail scanner, approve, a double
+click, reject with a reason, a release too small to ask, the sample events, the logs; played with
+the real approval-mailer and approval-api in the approvals world (approvals_world).
+
+`scripts/run.sh --only approvals --serve` keeps the world up for a person (serve() below), and
+`scripts/browser_test.sh` drives it in headless Chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Iterator
+
+from ..paths import ACCOUNT, REGION, relative, target_dir
+from ..samples import sample
+from ..story import Play, Result
+from .approvals_world import (
+    SAMPLE_APPROVER, SAMPLE_KEY, SENDER, Answer, Approvals, form_fields, hrefs, http, lambda_env, press,
+    seed_sample_approval, sent_emails,
+)
+
+NAME = "approvals"
+SUMMARY = ("email approvals: a release waits, the email and its link, a mail scanner, approve, a double click, "
+           "reject with a reason, a release too small to ask, the sample events, the logs")
+FUNCTIONS = ()  # none under cargo lambda watch: the world runs both binaries as Lambda would, behind a local HTTP API
+RUNS = ("approval-mailer", "approval-api")
+EXAMPLES = {"approval-mailer": "approval-mailer.step-functions.json", "approval-api": "approval-api.get.json"}
+# The sandbox's deploy-time values (sam deploy --parameter-overrides): a sender SES has verified.
+PARAMETERS = {"ApprovalSender": SENDER}
+SIGNING_SECRET = "tollgate-approval-signing"
+RESOURCES = {
+    "ApprovalHttpApi": "local-approvals",
+    "ApprovalSigningSecret": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{SIGNING_SECRET}",
+    "ApprovalTopic": f"arn:aws:sns:{REGION}:{ACCOUNT}:tollgate-approvals",
+}
+
+
+def _session():
+    import boto3
+
+    return boto3.session.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def seed(box) -> None:
+    """What a deployment with approvals has, with the sample events' values: the sender verified in
+    SES, the signing secret (the sample key, which signed events/approval-api.*.json) and the
+    approval those events refer to."""
+    from botocore.exceptions import ClientError
+
+    session = _session()
+    session.client("ses", endpoint_url=box.url).verify_email_identity(EmailAddress=SENDER)
+    secrets = session.client("secretsmanager", endpoint_url=box.url)
+    try:
+        secrets.create_secret(Name=SIGNING_SECRET, SecretString=SAMPLE_KEY)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceExistsException":
+            raise
+    box.resources["ApprovalSigningSecret"] = secrets.describe_secret(SecretId=SIGNING_SECRET)["ARN"]
+    seed_sample_approval(session.client("dynamodb", endpoint_url=box.url), box.table)
+
+
+def play(play: Play, log_level: str = "INFO") -> Iterator[Result]:
+    with Approvals(play.box, log_level=log_level) as world:
+        yield from situations(world, play.result)
+
+
+def situations(world: Approvals, result):
+    manager = "release.manager@example.com"
+    checks = "the example state machine on moto, approval-mailer and approval-api (real binaries)"
+
+    # 1. A big release waits; the email arrives.
+    known = len(sent_emails(manager))
+    execution = world.start_release("orders-api 2.3", 42, [manager])
+    world.executions.append(execution)
+    email = world.wait_for_email(manager, known)
+    link = world.link_in(email) if email else None
+    status = world.sfn.describe_execution(executionArn=execution)["status"]
+    yield result("a release changing 42 resources waits; approval-mailer emails the release manager a personal link",
+                 "email sent",
+                 (f"to {manager}: \"{email['subject']}\"\n{link}\nexecution {status}" if email and link
+                  else f"no email to {manager}; mailer answered {world.mailer_answers[-1:]}"),
+                 bool(email and link and status == "RUNNING"),
+                 "one email with a link to the approval page; the execution RUNNING (waiting on the task token)",
+                 checks=checks)
+    if not link:
+        return
+
+    # 2. A mail scanner follows every link.
+    ours = [h for h in hrefs(email["html"]) if h.startswith(world.api.url)]
+    answers = [http("GET", h).status for h in ours for _ in range(3)]
+    state = world.approval_state(link)
+    status = world.sfn.describe_execution(executionArn=execution)["status"]
+    yield result("a mail scanner opens every link in the email (3 times): nothing changes", "nothing changed",
+                 f"GET answered {sorted(set(answers))}; approval {state}; execution {status}",
+                 state == "PENDING" and status == "RUNNING" and set(answers) == {200},
+                 "the page (200) each time, the approval still PENDING, the execution still RUNNING", checks=f"{len(ours)} link(s)")
+
+    # 3. The page.
+    page = http("GET", link)
+    headers = {k.lower(): v for k, v in page.headers.items()}
+    wanted = {"referrer-policy": "no-referrer", "x-frame-options": "DENY", "cache-control": "no-store"}
+    good_headers = all(headers.get(k) == v for k, v in wanted.items()) and "frame-ancestors 'none'" in headers.get("content-security-policy", "")
+    yield result("the release manager opens the link: the page shows the release and Approve / Reject", "page shown",
+                 f"{page.status}; {'Approve' if 'Approve' in page.body else 'no Approve button'}, "
+                 f"{'Reject' if 'Reject' in page.body else 'no Reject button'}; CSP, no-referrer, DENY, no-store: {'yes' if good_headers else 'MISSING'}",
+                 page.status == 200 and "orders-api 2.3" in page.body and good_headers,
+                 "200 with the release, both forms, and the security headers", checks="GET " + link.split("?")[0] + "?…")
+
+    # 4. Tampered link.
+    tampered = link.replace("sig=", "sig=A", 1)
+    answer = http("GET", tampered)
+    yield result("a link with a changed signature is refused", "refused", f"{answer.status}",
+                 answer.status == 403, "403", checks="GET with sig changed")
+
+    # 5. Approve.
+    answer = press(world.api.url, link, "approve", "Change set reviewed.")
+    done = world.execution(execution)
+    output = json.loads(done.get("output") or "{}")
+    approver = (output.get("approval") or {}).get("approver")
+    yield result("the release manager presses Approve: the workflow resumes", "workflow resumed",
+                 f"POST answered {answer.status}; execution {done['status']}, approval output "
+                 f"{json.dumps(output.get('approval'))}",
+                 answer.status == 200 and done["status"] == "SUCCEEDED" and approver == manager,
+                 "200, the execution SUCCEEDED with the approver in its output", checks="POST as the page's form sends it")
+
+    # 6. Double click.
+    again = http("POST", link.split("?")[0], {**form_fields(page.body, "approve"), "comment": ""},
+                 {"Origin": world.api.url, "Sec-Fetch-Site": "same-origin"})
+    yield result("a second click on Approve changes nothing", "nothing changed",
+                 f"POST answered {again.status}: {'already approved' if 'Already approved' in again.body else again.body[:80]}",
+                 again.status == 409, "409 \"approved by … at …\"", checks="the same form, posted again")
+
+    # 7. Reject.
+    known = len(sent_emails(manager))
+    execution = world.start_release("orders-api 2.4", 57, [manager])
+    world.executions.append(execution)
+    email = world.wait_for_email(manager, known)
+    link = world.link_in(email) if email else ""
+    answer = press(world.api.url, link, "reject", "Error budget exhausted this week.") if link else Answer(0, {}, "")
+    done = world.execution(execution)
+    yield result("another release: the release manager rejects it with a reason", "workflow failed",
+                 f"POST answered {answer.status}; execution {done['status']}: {done.get('error')}: {done.get('cause')}",
+                 answer.status == 200 and done["status"] == "FAILED" and done.get("error") == "ApprovalRejected"
+                 and "Error budget exhausted" in (done.get("cause") or ""),
+                 "200, the execution FAILED with ApprovalRejected and the reason as its cause", checks="POST reject")
+
+    # 8. Small release.
+    known = len(sent_emails(manager))
+    execution = world.start_release("orders-api 2.4.1", 3, [manager])
+    done = world.execution(execution)
+    time.sleep(0.5)
+    yield result("a release changing 3 resources needs no approval (the Choice state)", "workflow resumed",
+                 f"execution {done['status']}; emails sent: {len(sent_emails(manager)) - known}",
+                 done["status"] == "SUCCEEDED" and len(sent_emails(manager)) == known,
+                 "SUCCEEDED without an email", checks="the example state machine's Choice")
+
+    # 9. The sample events in events/ (the story created the approval they refer to).
+    for function, name, check in (
+        ("approval-mailer", "approval-mailer.step-functions.json", lambda a: isinstance(a, dict) and a.get("sentTo") == 2),
+        ("approval-mailer", "approval-mailer.codepipeline-sns.json", lambda a: isinstance(a, dict) and a.get("sentTo") == 1),
+        ("approval-api", "approval-api.get.json", lambda a: a.get("statusCode") == 200),
+        ("approval-api", "approval-api.tampered.json", lambda a: a.get("statusCode") == 403),
+        ("approval-api", "approval-api.post-reject-without-reason.json", lambda a: a.get("statusCode") == 400),
+        ("approval-api", "approval-api.post-approve.json", lambda a: a.get("statusCode") == 410),
+    ):
+        event = sample(name)
+        runtime = world.mailer if function == "approval-mailer" else world.api_function
+        kind, answer = runtime.invoke(event)
+        shown = {k: v for k, v in answer.items() if k != "body"} if isinstance(answer, dict) else answer
+        expected = {"approval-mailer.step-functions.json": "emails to its 2 approvers",
+                    "approval-mailer.codepipeline-sns.json": "an email to its approver",
+                    "approval-api.get.json": "the page (200)", "approval-api.tampered.json": "403",
+                    "approval-api.post-reject-without-reason.json": "400, nothing changed",
+                    "approval-api.post-approve.json": "410: the sample task token belongs to no waiting workflow"}[name]
+        ok = kind == "response" and isinstance(answer, dict) and check(answer)
+        yield result(f"{function} with the sample event {name}", "sample event", f"{kind}: {json.dumps(shown)[:300]}",
+                     ok, expected, checks=f"events/{name}")
+
+    # 10. Logs.
+    logs = world.logs()
+    tokens = world.tokens_seen()
+    leaked = [t for t in tokens if t in logs] + [k for k in (SAMPLE_KEY,) if k in logs]
+    yield result("the functions' logs never contain a task token or the signing key", "log check",
+                 f"{logs.count(chr(10))} log lines, {len(tokens)} task tokens and the key checked: " + ("LEAKED" if leaked else "none in the logs"),
+                 bool(tokens) and not leaked and "approval emails sent" in logs,
+                 "no task token in any log line", checks=f"the functions' log, {relative(world.log)}")
+
+
+def serve(box, json_line: bool) -> None:
+    """`run.sh --only approvals --serve`: the world kept up, a release waiting, the link to open.
+    json_line: one JSON line with the URLs (for scripts/browser_test.py). Returns when stopped."""
+    with Approvals(box) as world:
+        if json_line:
+            print(json.dumps({"api": world.api.url, "aws": box.url, "log": str(world.log)}), flush=True)
+        else:
+            status, answer = world.admin("POST", "/_sandbox/releases", "", json.dumps({"approvers": [SAMPLE_APPROVER]}).encode())
+            link = (answer.get("emails", {}).get(SAMPLE_APPROVER) or {}).get("link") if status == 200 else None
+            print("\n".join([
+                "Tollgate's email approvals are up; Ctrl-C stops everything.", "",
+                f"  approval API   {world.api.url}  (approval-api behind a local HTTP API)",
+                f"  AWS endpoint   {box.url}  (moto: Step Functions, SES, DynamoDB, Secrets Manager, SQS)",
+                f"  function log   {relative(world.log)}", "",
+                "A release is waiting for you. Open this link in a browser (it is the one the email carries):",
+                f"  {link}", "",
+                "Start another (the email's link is in the answer; a refused request answers 422 with its reason):",
+                f"  curl -s {world.api.url}/_sandbox/releases -d '{{\"approvers\": [\"you@example.com\"]}}'",
+                "See how its execution ended:",
+                f"  curl -s '{world.api.url}/_sandbox/executions?arn=<executionArn>'",
+            ]), flush=True)
+        while True:
+            time.sleep(3600)
+
+
+def bench(box, profile: str = "release") -> list[tuple]:
+    """For scripts/bench.py: (name, binary, environment, event factory, event file) of both
+    approval functions, with seed()'s set-up on `box`. The mailer gets a fresh task token per run
+    (a repeated token is a duplicate)."""
+    seed(box)
+    secret = box.resources["ApprovalSigningSecret"]
+
+    def mailer_event() -> dict:
+        event = sample("approval-mailer.step-functions.json")
+        event["taskToken"] = f"bench-{uuid.uuid4().hex}" + event["taskToken"][40:]
+        return event
+
+    def api_event() -> dict:
+        return sample("approval-api.get.json")
+
+    binaries = target_dir() / profile
+    return [
+        ("approval-mailer", binaries / "approval-mailer", lambda_env(box, "approval-mailer", secret, "https://approvals.example.com"),
+         mailer_event, "approval-mailer.step-functions.json"),
+        ("approval-api", binaries / "approval-api", lambda_env(box, "approval-api", secret, ""), api_event, "approval-api.get.json"),
+    ]
