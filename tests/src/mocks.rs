@@ -22,7 +22,8 @@ use aws_sdk_codepipeline::operation::put_job_success_result::{
 use aws_sdk_codepipeline::types::FailureType;
 use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::DateTime;
-use drift::cloudformation::{Detector, DriftError, Target, Targets};
+use drift::cloudformation::{Detector, DriftError, Targets};
+use drift::model::Target;
 use tollgate::pipeline_job::CodePipelineReporter;
 use tollgate::testing::{aws_json_error, aws_query_error};
 

@@ -5,7 +5,8 @@
 use aws_config::Region;
 use aws_sdk_cloudformation::types::ChangeSetType;
 use aws_sdk_codepipeline::types::FailureType;
-use drift::cloudformation::{AwsTargets, StackState, Target, Targets};
+use drift::cloudformation::{AwsTargets, StackState, Targets};
+use drift::model::Target;
 use drift::suggest::similar_names;
 use drift::{Deps, Settings};
 use lambda_runtime::{Context, LambdaEvent};

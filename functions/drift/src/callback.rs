@@ -10,11 +10,12 @@ use tollgate::pipeline_job::{JobOutcome, JobReporter, time_left};
 use tollgate::state::{DynamoStateStore, StateStore};
 
 use crate::Deps;
-use crate::cloudformation::{DetectionStatus, Detector, Detectors, DriftError, Target, Targets};
+use crate::cloudformation::{DetectionStatus, Detector, Detectors, DriftError, Targets};
 use crate::completion::{
     CompletionError, JOB_DEADLINE, Progress, Recorded, finish_if_complete, record_detection,
     report_as_owner, report_taken_over,
 };
+use crate::model::Target;
 use crate::records::{self, CLAIMED, PENDING, REPORTED, REPORTING, StoredJob};
 
 /// The reconciler polls a detection once it has had this long to send its event.

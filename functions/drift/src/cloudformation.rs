@@ -10,18 +10,9 @@ use aws_sdk_cloudformation::types::{
     StackDriftDetectionStatus, StackResourceDriftStatus, StackStatus,
 };
 use futures_util::lock::Mutex;
-use serde::{Deserialize, Serialize};
 use tollgate::aws::error_text;
 
-use crate::decision::{ResourceDrift, UncheckedResource};
-
-/// Where a stack lives: a region (default: the function's) and a role to assume (default: none).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Target {
-    pub region: Option<String>,
-    pub role_arn: Option<String>,
-}
+use crate::model::{ResourceDrift, Target, UncheckedResource};
 
 /// A CloudFormation call that failed, with what to do about it.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

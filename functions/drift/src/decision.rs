@@ -7,27 +7,8 @@ use serde::{Deserialize, Serialize};
 use tollgate::pipeline_job::{FAILURE_MESSAGE_MAX_BYTES, JobOutcome};
 use tollgate::text::bounded_list;
 
+use crate::model::{ResourceDrift, UncheckedResource};
 use crate::params::{DriftParams, IgnoreRule, Policy};
-
-/// One resource whose actual configuration differs from its template.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ResourceDrift {
-    pub logical_id: String,
-    pub resource_type: String,
-    /// `MODIFIED` or `DELETED`.
-    pub status: String,
-    /// Property paths that differ (`/Tags/0/Value`); empty for a deleted resource.
-    pub property_paths: Vec<String>,
-}
-
-/// A resource drift detection could not check (its drift status is `UNKNOWN`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UncheckedResource {
-    pub logical_id: String,
-    pub resource_type: String,
-}
 
 /// How drift detection ended for one stack.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]

@@ -10,8 +10,9 @@ use tollgate::state::{StateError, StateStore};
 use tollgate::text::bounded_list;
 
 use crate::Deps;
-use crate::cloudformation::{Detector, Detectors, StackState, Target, Targets};
+use crate::cloudformation::{Detector, Detectors, StackState, Targets};
 use crate::decision::decide;
+use crate::model::Target;
 use crate::params::{self, DriftParams, Policy, RoleArn, stack_name};
 use crate::records::{self, CLAIMED, Claim, DetectionData, JobData, PENDING, REPORTING, Verdict};
 use crate::suggest::similar_names;

@@ -5,6 +5,7 @@ pub mod cloudformation;
 pub mod completion;
 pub mod decision;
 pub mod gate;
+pub mod model;
 pub mod params;
 pub mod records;
 pub mod suggest;
@@ -105,6 +106,30 @@ impl AwsDeps {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_and_decisions_depend_on_nothing_that_does_io() {
+        let pure = [
+            ("model.rs", include_str!("model.rs")),
+            ("params.rs", include_str!("params.rs")),
+            ("decision.rs", include_str!("decision.rs")),
+        ];
+        let io = [
+            "crate::cloudformation",
+            "crate::records",
+            "crate::completion",
+            "crate::gate",
+            "crate::callback",
+            "aws_sdk_",
+            "aws_config",
+            "tokio::",
+        ];
+        for (file, text) in pure {
+            for module in io {
+                assert!(!text.contains(module), "{file} uses {module}");
+            }
+        }
+    }
 
     #[test]
     fn the_allow_list_is_read_trimmed_and_unset_means_no_list() {

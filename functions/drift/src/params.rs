@@ -4,7 +4,7 @@ use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
 use tollgate::pipeline_job::{ParamsError, parse_user_parameters};
 
-use crate::cloudformation::Target;
+use crate::model::Target;
 
 /// At most this many stacks per job: each one is a DetectStackDrift call and a callback.
 pub const MAX_STACKS: usize = 20;

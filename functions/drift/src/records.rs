@@ -20,8 +20,8 @@ use serde_json::Value;
 use tollgate::pipeline_job::{FailureKind, JobOutcome};
 use tollgate::state::{Record, StateError, StateStore, Write, epoch_seconds};
 
-use crate::cloudformation::Target;
 use crate::decision::{Detection, StackResult, decide};
+use crate::model::Target;
 use crate::params::DriftParams;
 
 /// Records outlive any job: CodePipeline gives up on a job after 20 minutes.
