@@ -373,7 +373,7 @@ def invoke_once(box, function: str, event: bytes, label: str, where: str, invoke
     if job_id:
         # "job waiting" is a pipeline action's answer; for a record of a job (job-dead-letter) say what it did.
         outcome, detail = job_outcome(job_result(box.url, job_id))
-        if outcome == "job waiting" and job is not json.loads(event).get("CodePipeline.job"):
+        if outcome == "job waiting" and "CodePipeline.job" not in json.loads(event):
             outcome, detail = "job left alone", "no result reported for the job"
         err(f"pipeline job {job_id}: {outcome}: {detail}")
     err("--- result ---")

@@ -45,6 +45,9 @@ step "end-to-end: the Lambda binaries under cargo lambda watch, against the sand
 cargo build --workspace --bins --locked
 .tools/sandbox/bin/python scripts/sandbox.py e2e
 
+step "every function with every sample event: scripts/invoke.sh against scripts/run.sh --serve, no panic in any log"
+.tools/sandbox/bin/python scripts/test_invoke.py
+
 step "the approval page in headless Chromium (installs Debian's current chromium and chromium-driver if missing, and a pinned selenium)"
 scripts/browser_test.sh
 

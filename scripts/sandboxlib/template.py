@@ -63,10 +63,12 @@ class Resolver:
         overrides = parameters or {}
         self.params = {name: str(overrides.get(name, p.get("Default", "")))
                        for name, p in template().get("Parameters", {}).items()}
+        # Pseudo parameters may be given too (AWS::AccountId: the account the deployment is in).
+        self.pseudo = {**PSEUDO, **{k: v for k, v in overrides.items() if k in PSEUDO}}
         self.resources = resources
 
     def ref(self, name: str) -> str:
-        for table in (self.params, PSEUDO, self.resources):
+        for table in (self.params, self.pseudo, self.resources):
             if name in table:
                 return table[name]
         raise KeyError(f"template.yaml: !Ref {name} has no sandbox value (add it to the sandbox's resources)")
