@@ -54,7 +54,7 @@ def smoke(prefix: list[str], function: Function, env: dict, event: dict, log: Pa
            "LAMBDA_TASK_ROOT": str(bootstrap.parent), "_HANDLER": "bootstrap", "PATH": os.environ.get("PATH", "")}
     run = invoke_binary(bootstrap, env, json.dumps(event).encode(), f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:tollgate-{function.binary}",
                         SMOKE_TIMEOUT_S, log, prefix=prefix, cwd=bootstrap.parent, init_timeout_s=SMOKE_TIMEOUT_S)
-    response = run.payload if isinstance(run.payload, dict) else {"raw": run.payload}
+    response = run.payload if isinstance(run.payload, dict) or run.payload is None else {"raw": run.payload}
     if run.kind == "response":
         return Run(True, "answered", run.init_ms, run.total_ms, log, response)
     took = "it took the event" if run.handed_out else "it never asked for an event"
