@@ -16,11 +16,11 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 4;
 pub fn retry_config(env: &impl Env) -> Result<RetryConfig, ConfigError> {
     let attempts = parsed_or(env, "TOLLGATE_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)?;
     if attempts == 0 {
-        return Err(ConfigError::Invalid {
-            name: "TOLLGATE_MAX_ATTEMPTS".into(),
-            value: "0".into(),
-            reason: "must be at least 1".into(),
-        });
+        return Err(ConfigError::invalid(
+            "TOLLGATE_MAX_ATTEMPTS",
+            "0",
+            "must be at least 1",
+        ));
     }
     Ok(RetryConfig::standard()
         .with_max_attempts(attempts)

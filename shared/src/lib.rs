@@ -2,8 +2,10 @@
 
 pub mod aws;
 pub mod config;
+pub mod error;
 pub mod events;
 pub mod github;
+pub mod limits;
 pub mod pipeline_job;
 pub mod regions;
 pub mod state;

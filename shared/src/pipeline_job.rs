@@ -55,6 +55,18 @@ pub enum JobEventError {
     NoJobId,
     #[error("the CodePipeline job event is malformed: {0}")]
     Malformed(String),
+    /// A job id longer than CodePipeline's: not a job CodePipeline sent, and nothing to report to.
+    #[error("the event's CodePipeline.job.id is not a job id: {0}")]
+    JobIdTooLong(crate::limits::TooLong),
+}
+
+/// The job id of `event`, checked against CodePipeline's length ([`crate::limits::JOB_ID`]).
+fn checked_job_id(event: &Value) -> Result<&str, JobEventError> {
+    let id = job_id(event).ok_or(JobEventError::NoJobId)?;
+    crate::limits::JOB_ID
+        .check(id)
+        .map_err(JobEventError::JobIdTooLong)?;
+    Ok(id)
 }
 
 /// Returns the job id of a CodePipeline job event, if it has one, without parsing the rest.
@@ -69,10 +81,11 @@ pub fn job_id(event: &Value) -> Option<&str> {
 impl Job {
     /// Parses a `CodePipeline.job` invocation payload (the documented shape, via `aws_lambda_events`).
     pub fn from_event(event: &Value) -> Result<Job, JobEventError> {
-        let id = job_id(event).ok_or(JobEventError::NoJobId)?.to_string();
+        let id = checked_job_id(event)?.to_string();
         let parsed: aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent =
-            serde_json::from_value(event.clone())
-                .map_err(|e| JobEventError::Malformed(e.to_string()))?;
+            serde_json::from_value(event.clone()).map_err(|e| {
+                JobEventError::Malformed(truncate(&e.to_string(), MALFORMED_MAX_BYTES))
+            })?;
         let job = parsed.code_pipeline_job;
         Ok(Job {
             id,
@@ -88,12 +101,20 @@ impl Job {
 #[error("UserParameters: {0}")]
 pub struct ParamsError(pub String);
 
+/// How much of a parse error's text is kept (serde quotes the offending value whole).
+const MALFORMED_MAX_BYTES: usize = 1024;
+
 /// Parses `UserParameters` JSON into `T`. Absent or blank parameters parse as `{}`, so a type
 /// whose fields are all optional gets its defaults and a type with a required field names it
-/// ("UserParameters: missing field `stacks`").
+/// ("UserParameters: missing field `stacks`"). Parameters longer than CodePipeline allows
+/// ([`crate::limits::USER_PARAMETERS`]) are refused before they are parsed.
 pub fn parse_user_parameters<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, ParamsError> {
     let text = raw.map(str::trim).filter(|t| !t.is_empty()).unwrap_or("{}");
-    serde_json::from_str(text).map_err(|e| ParamsError(e.to_string()))
+    crate::limits::USER_PARAMETERS
+        .check(text)
+        .map_err(|e| ParamsError(e.to_string()))?;
+    serde_json::from_str(text)
+        .map_err(|e| ParamsError(truncate(&e.to_string(), MALFORMED_MAX_BYTES)))
 }
 
 /// Which `FailureDetails.type` to report.
@@ -356,10 +377,7 @@ impl From<JobError> for Diagnostic {
             JobError::Event(_) => "Tollgate.InvalidJobEvent",
             JobError::Report(_) => "Tollgate.JobReportFailed",
         };
-        Diagnostic {
-            error_type: error_type.to_string(),
-            error_message: err.to_string(),
-        }
+        crate::error::diagnostic(error_type, &err)
     }
 }
 
@@ -389,7 +407,7 @@ pub async fn fallback_reporter() -> CodePipelineReporter {
 /// Runs the Lambda runtime with a handler that fails every job with `problem`: what a job
 /// function's `main` runs when its configuration cannot be loaded, so no job is left waiting.
 pub async fn serve_misconfigured(problem: String) -> Result<(), lambda_runtime::Error> {
-    tracing::error!(%problem, "configuration is broken; every job fails until it is fixed");
+    tracing::error!(problem = %crate::limits::for_log(&problem), "configuration is broken; every job fails until it is fixed");
     let reporter = fallback_reporter().await;
     lambda_runtime::run(lambda_runtime::service_fn(
         |event: lambda_runtime::LambdaEvent<Value>| {
@@ -432,7 +450,7 @@ where
     Fut: Future<Output = Result<JobOutcome, E>>,
     E: Display,
 {
-    let job_id = job_id(event).ok_or(JobEventError::NoJobId)?.to_string();
+    let job_id = checked_job_id(event)?.to_string();
     let outcome = match Job::from_event(event) {
         Err(e) => JobOutcome::misconfigured(format!(
             "{e}. Tollgate expects the payload CodePipeline sends to a Lambda invoke action."
@@ -441,7 +459,7 @@ where
     };
     match &outcome {
         JobOutcome::Failure { message, .. } => {
-            tracing::warn!(job_id = %job_id, %message, "job failed")
+            tracing::warn!(job_id = %job_id, reason = %crate::limits::for_log(message), "job failed")
         }
         other => tracing::info!(job_id = %job_id, result = other.label(), "job decided"),
     }
@@ -466,7 +484,10 @@ where
     Fut: Future<Output = Result<JobOutcome, E>>,
     E: Display,
 {
-    tracing::info!(event = %crate::telemetry::redacted(&event.payload), "pipeline job received");
+    tracing::info!(
+        event = %crate::limits::for_log(&crate::telemetry::redacted(&event.payload).to_string()),
+        "pipeline job received"
+    );
     let budget = time_left(event.context.deadline, crate::now_ms());
     let reported = run_job(reporter, &event.payload, budget, work).await?;
     Ok(reported.to_response())
@@ -485,7 +506,8 @@ pub async fn report<R: JobReporter>(
     let first = reporter.report(job_id, outcome).await;
     let result = match first {
         Err(ReportError::Rejected { message, .. }) => {
-            tracing::error!(job_id = %job_id, error = %message, rejected = ?outcome,
+            tracing::error!(job_id = %job_id, error = %crate::limits::for_log(&message),
+                rejected = %crate::limits::for_log(&format!("{outcome:?}")),
                 "CodePipeline rejected the job result; reporting a short failure instead");
             let fallback = JobOutcome::Failure {
                 kind: match outcome {
@@ -571,6 +593,31 @@ mod tests {
     fn the_margin_covers_a_whole_report_call_and_the_fallback_attempt() {
         assert!(REPORT_MARGIN >= REPORT_TIMEOUT + REPORT_ATTEMPT_TIMEOUT);
         assert!(REJECTED_RESULT_MESSAGE.len() < 300);
+    }
+
+    #[test]
+    fn a_job_id_longer_than_codepipelines_is_refused_without_echoing_it() {
+        let id = "j".repeat(300_000);
+        let event = crate::testing::job_event(&id, None);
+        let err = Job::from_event(&event).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, JobEventError::JobIdTooLong(_)), "{text}");
+        assert!(text.contains("36") && text.len() < 400, "{text:.400}");
+        let diagnostic = Diagnostic::from(JobError::Event(err));
+        assert_eq!(diagnostic.error_type, "Tollgate.InvalidJobEvent");
+    }
+
+    #[test]
+    fn user_parameters_over_codepipelines_limit_are_refused_naming_the_limit() {
+        let raw = format!("{{\"stacks\":[\"{}\"]}}", "s".repeat(2_000_000));
+        let err = parse_user_parameters::<Value>(Some(&raw)).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("UserParameters") && text.contains("1000"),
+            "{text:.300}"
+        );
+        assert!(text.len() < 400, "{} bytes", text.len());
+        assert!(parse_user_parameters::<Value>(Some(r#"{"stacks":["web"]}"#)).is_ok());
     }
 
     #[test]

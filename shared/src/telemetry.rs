@@ -56,15 +56,34 @@ pub fn init() {
         std::env::var("RUST_LOG").ok().as_deref(),
     );
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let builder = lambda_runtime::tracing::subscriber::fmt()
+    if json {
+        use lambda_runtime::tracing::subscriber::util::SubscriberInitExt;
+        json_subscriber(level, std::io::stdout).init();
+    } else {
+        lambda_runtime::tracing::subscriber::fmt()
+            .with_target(false)
+            .without_time()
+            .with_env_filter(log_filter(level))
+            .init();
+    }
+}
+
+/// The JSON log format [`init`] sets up under `AWS_LAMBDA_LOG_FORMAT=JSON`, writing to `writer`:
+/// one object a line, the event's text under `fields.message`.
+pub fn json_subscriber<W>(
+    level: LevelFilter,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'w> lambda_runtime::tracing::subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    lambda_runtime::tracing::subscriber::fmt()
         .with_target(false)
         .without_time()
-        .with_env_filter(log_filter(level));
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+        .with_env_filter(log_filter(level))
+        .with_writer(writer)
+        .json()
+        .finish()
 }
 
 /// The CloudWatch namespace of Tollgate's own operational metrics.
@@ -189,6 +208,141 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    /// Every key of every object in a JSON text, in order, duplicates kept (serde_json's own
+    /// `Value` keeps only the last of duplicate keys).
+    fn objects_keys(line: &str) -> Vec<Vec<String>> {
+        use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct Keys<'a>(&'a std::cell::RefCell<Vec<Vec<String>>>);
+        impl<'de> Visitor<'de> for Keys<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+                let mut keys = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    keys.push(key);
+                    map.next_value_seed(Seed(self.0))?;
+                }
+                self.0.borrow_mut().push(keys);
+                Ok(())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+                while seq.next_element_seed(Seed(self.0))?.is_some() {}
+                Ok(())
+            }
+            fn visit_str<E>(self, _: &str) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_unit<E>(self) -> Result<(), E> {
+                Ok(())
+            }
+        }
+        struct Seed<'a>(&'a std::cell::RefCell<Vec<Vec<String>>>);
+        impl<'de> serde::de::DeserializeSeed<'de> for Seed<'_> {
+            type Value = ();
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                d.deserialize_any(Keys(self.0))
+            }
+        }
+        let found = std::cell::RefCell::new(Vec::new());
+        let mut de = serde_json::Deserializer::from_str(line);
+        de.deserialize_any(Keys(&found)).unwrap();
+        let _ = IgnoredAny;
+        found.into_inner()
+    }
+
+    /// The JSON lines [`json_subscriber`] writes while `work` runs.
+    fn json_lines(work: impl FnOnce()) -> Vec<String> {
+        use std::sync::{Arc, Mutex};
+        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = out.clone();
+        let subscriber = json_subscriber(LevelFilter::INFO, move || Sink(sink.clone()));
+        tracing::subscriber::with_default(subscriber, work);
+        let bytes = out.lock().unwrap().clone();
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    struct NoReporter;
+    impl crate::pipeline_job::JobReporter for NoReporter {
+        async fn report(
+            &self,
+            _job_id: &str,
+            _outcome: &crate::pipeline_job::JobOutcome,
+        ) -> Result<(), crate::pipeline_job::ReportError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_job_logs_one_json_message_key_holding_the_event_text() {
+        let lines = json_lines(|| {
+            let event = crate::testing::job_event("11111111-2222-3333-4444-555555555555", None);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            runtime
+                .block_on(crate::pipeline_job::run_job(
+                    &NoReporter,
+                    &event,
+                    None,
+                    |_| async {
+                        Ok::<_, std::convert::Infallible>(crate::pipeline_job::JobOutcome::failed(
+                            "stack web-prod drifted",
+                        ))
+                    },
+                ))
+                .unwrap();
+        });
+        let line = lines
+            .iter()
+            .find(|l| l.contains("job failed"))
+            .unwrap_or_else(|| panic!("no job-failed line in {lines:?}"));
+        for keys in objects_keys(line) {
+            let mut unique = keys.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(
+                unique.len(),
+                keys.len(),
+                "duplicate keys {keys:?} in {line}"
+            );
+        }
+        let value: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(value["fields"]["message"], "job failed", "{line}");
+        assert_eq!(
+            value["fields"]["reason"], "stack web-prod drifted",
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn the_key_reader_sees_duplicate_keys() {
+        assert_eq!(
+            objects_keys(r#"{"fields":{"message":"a","message":"b"}}"#),
+            vec![
+                vec!["message".to_string(), "message".to_string()],
+                vec!["fields".to_string()]
+            ]
+        );
     }
 
     #[test]
