@@ -141,6 +141,31 @@ where
     Ok(reply.into_response(request.method == "HEAD"))
 }
 
+/// One invocation from API Gateway's HTTP API, taken as JSON: a payload that is not an HTTP API
+/// request is a `Tollgate.InvalidEvent` error (never the runtime's Rust type name); a request is
+/// answered by `handle` and converted to the HTTP API's response payload.
+pub async fn handle_event<F, Fut>(
+    event: lambda_runtime::LambdaEvent<serde_json::Value>,
+    handle: F,
+) -> Result<impl serde::Serialize + Send, lambda_runtime::Diagnostic>
+where
+    F: FnMut(lambda_http::Request) -> Fut + Send,
+    Fut: Future<Output = Result<Response<Body>, lambda_http::Error>> + Send,
+{
+    use lambda_http::Service;
+    let lambda_runtime::LambdaEvent { payload, context } = event;
+    let request: lambda_http::request::LambdaRequest =
+        tollgate::error::parse_event(payload, "an API Gateway HTTP API request")?;
+    let mut adapter = lambda_http::Adapter::from(lambda_http::service_fn(handle));
+    adapter
+        .call(lambda_runtime::LambdaEvent::new(request, context))
+        .await
+        .map_err(|e| tollgate::error::diagnostic(INTERNAL_ERROR, &e))
+}
+
+/// The error type of an approval-api invocation that failed inside Tollgate (a bug).
+pub const INTERNAL_ERROR: &str = "Tollgate.InternalError";
+
 /// The page every request gets while the function's configuration is broken (the reason is in
 /// the function's log, not on a public page).
 pub fn misconfigured(_reason: &str) -> Response<Body> {
@@ -1153,5 +1178,58 @@ mod races {
             let approval: Approval = serde_json::from_value(record.data).unwrap();
             assert_eq!(approval.decision.unwrap().approved_by.len(), 2);
         }
+    }
+}
+
+#[cfg(test)]
+mod invocation {
+    use super::{INTERNAL_ERROR, handle_event, misconfigured};
+    use lambda_runtime::{Context, LambdaEvent};
+    use serde_json::{Value, json};
+
+    fn event(payload: Value) -> LambdaEvent<Value> {
+        LambdaEvent::new(payload, Context::default())
+    }
+
+    #[tokio::test]
+    async fn a_payload_that_is_not_an_http_request_is_a_stable_invalid_event() {
+        let Err(err) = handle_event(event(json!({})), |_| async {
+            Ok::<_, lambda_http::Error>(misconfigured(""))
+        })
+        .await
+        else {
+            panic!("{{}} was answered as a request");
+        };
+        assert_eq!(err.error_type, "Tollgate.InvalidEvent");
+        assert!(!err.error_message.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_sample_request_is_answered_as_an_http_api_response() {
+        let sample: Value =
+            serde_json::from_str(include_str!("../../../events/approval-api.get.json")).unwrap();
+        let Ok(response) = handle_event(event(sample), |_| async {
+            Ok::<_, lambda_http::Error>(misconfigured(""))
+        })
+        .await
+        else {
+            panic!("the sample request was refused");
+        };
+        let response = serde_json::to_value(response).unwrap();
+        assert_eq!(response["statusCode"], 500, "{response}");
+    }
+
+    #[tokio::test]
+    async fn a_failing_handler_is_a_stable_internal_error() {
+        let sample: Value =
+            serde_json::from_str(include_str!("../../../events/approval-api.get.json")).unwrap();
+        let Err(err) = handle_event(event(sample), |_| async {
+            Err::<lambda_http::Response<lambda_http::Body>, lambda_http::Error>("boom".into())
+        })
+        .await
+        else {
+            panic!("the failure was not returned");
+        };
+        assert_eq!(err.error_type, INTERNAL_ERROR);
     }
 }

@@ -1,6 +1,6 @@
 //! The production adapters, built once per cold start from the function's environment.
 
-use tollgate::config::{ConfigError, Env, parsed_or, required};
+use tollgate::config::{ConfigError, Env, Origin, parsed_or, required};
 use tollgate::state::DynamoStateStore;
 
 use crate::adapters::{AwsResumer, SecretsManagerKey, SesMailer};
@@ -12,6 +12,21 @@ use crate::store::{ApprovalStore, DEFAULT_RETENTION};
 pub type AwsMailerDeps = MailerDeps<DynamoStateStore, SecretsManagerKey, SesMailer, AwsResumer>;
 /// approval-api's production dependencies.
 pub type AwsApiDeps = ApiDeps<DynamoStateStore, SecretsManagerKey, AwsResumer>;
+
+/// Where template.yaml takes the approval functions' settings from, so a configuration error names
+/// the stack parameter to set (the shared settings are in `tollgate::config::GLOBAL_ORIGINS`).
+pub const TEMPLATE_ORIGINS: &[(&str, Origin)] = &[
+    ("APPROVAL_SENDER", Origin::Parameter("ApprovalSender")),
+    ("PIPELINE_APPROVERS", Origin::Parameter("PipelineApprovers")),
+    (
+        "APPROVAL_RETENTION_DAYS",
+        Origin::Parameter("ApprovalRetentionDays"),
+    ),
+    (
+        "APPROVAL_SIGNING_SECRET",
+        Origin::Resource("ApprovalSigningSecret"),
+    ),
+];
 
 fn retention(env: &impl Env) -> Result<std::time::Duration, ConfigError> {
     let days: u64 = parsed_or(
@@ -25,6 +40,12 @@ fn retention(env: &impl Env) -> Result<std::time::Duration, ConfigError> {
 /// Reads `TABLE_NAME`, `APPROVAL_BASE_URL`, `APPROVAL_SENDER`, `APPROVAL_SIGNING_SECRET`,
 /// `PIPELINE_APPROVERS`, `APPROVAL_RETENTION_DAYS` and builds the SDK clients.
 pub async fn mailer(env: &impl Env) -> Result<AwsMailerDeps, ConfigError> {
+    mailer_deps(env)
+        .await
+        .map_err(|e| e.with_origins(TEMPLATE_ORIGINS))
+}
+
+async fn mailer_deps(env: &impl Env) -> Result<AwsMailerDeps, ConfigError> {
     let settings = MailerSettings::from_env(env)?;
     let table = required(env, "TABLE_NAME")?;
     let sdk = tollgate::aws::load(env).await?;
@@ -49,6 +70,12 @@ pub async fn mailer(env: &impl Env) -> Result<AwsMailerDeps, ConfigError> {
 /// Reads `TABLE_NAME`, `APPROVAL_SIGNING_SECRET`, `APPROVAL_RETENTION_DAYS` and builds the SDK
 /// clients.
 pub async fn api(env: &impl Env) -> Result<AwsApiDeps, ConfigError> {
+    api_deps(env)
+        .await
+        .map_err(|e| e.with_origins(TEMPLATE_ORIGINS))
+}
+
+async fn api_deps(env: &impl Env) -> Result<AwsApiDeps, ConfigError> {
     let table = required(env, "TABLE_NAME")?;
     let secret = required(env, "APPROVAL_SIGNING_SECRET")?;
     let retention = retention(env)?;
@@ -64,4 +91,40 @@ pub async fn api(env: &impl Env) -> Result<AwsApiDeps, ConfigError> {
             codepipeline: aws_sdk_codepipeline::Client::new(&sdk),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_origin_named_in_messages_is_declared_in_template_yaml() {
+        let template = include_str!("../../../template.yaml");
+        assert_eq!(
+            tollgate::config::undeclared_origins(TEMPLATE_ORIGINS, template),
+            Vec::<String>::new()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_empty_sender_names_the_approval_sender_parameter() {
+        let env = [
+            ("TABLE_NAME", "t"),
+            ("APPROVAL_BASE_URL", "https://example.com"),
+            (
+                "APPROVAL_SIGNING_SECRET",
+                "arn:aws:secretsmanager:eu-west-1:111111111111:secret:s",
+            ),
+            ("APPROVAL_SENDER", ""),
+        ];
+        let Err(err) = mailer(&env).await else {
+            panic!("an empty APPROVAL_SENDER was accepted");
+        };
+        let text = err.to_string();
+        assert!(
+            text.contains("ApprovalSender") && text.contains("APPROVAL_SENDER"),
+            "{text}"
+        );
+        assert!(!text.contains("declare it"), "{text}");
+    }
 }

@@ -39,11 +39,11 @@ impl MailerSettings {
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
         let base_url = required(env, "APPROVAL_BASE_URL")?;
         if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
-            return Err(ConfigError::Invalid {
-                name: "APPROVAL_BASE_URL".into(),
-                value: base_url,
-                reason: "it must be the approval API's http(s) URL".into(),
-            });
+            return Err(ConfigError::invalid(
+                "APPROVAL_BASE_URL",
+                &base_url,
+                "it must be the approval API's http(s) URL",
+            ));
         }
         let sender = required(env, "APPROVAL_SENDER")?;
         let defaults: Vec<String> = env
@@ -54,11 +54,11 @@ impl MailerSettings {
             .filter(|a| !a.is_empty())
             .collect();
         if let Some(bad) = defaults.iter().find(|a| !is_email_address(a)) {
-            return Err(ConfigError::Invalid {
-                name: "PIPELINE_APPROVERS".into(),
-                value: bad.clone(),
-                reason: "give comma-separated email addresses".into(),
-            });
+            return Err(ConfigError::invalid(
+                "PIPELINE_APPROVERS",
+                bad,
+                "give comma-separated email addresses",
+            ));
         }
         let days: u64 = parsed_or(
             env,

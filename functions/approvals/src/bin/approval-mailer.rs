@@ -12,16 +12,11 @@ async fn main() -> Result<(), Error> {
         }
         // Keep answering, so every invocation fails with the reason rather than a crash loop.
         Err(problem) => {
-            let message = problem.to_string();
-            tracing::error!(%message, "approval-mailer is misconfigured");
+            let diagnostic = Diagnostic::from(problem);
+            tracing::error!(problem = %diagnostic.error_message, "approval-mailer is misconfigured");
             lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| {
-                let message = message.clone();
-                async move {
-                    Err::<Value, _>(Diagnostic {
-                        error_type: "Configuration".into(),
-                        error_message: message,
-                    })
-                }
+                let diagnostic = diagnostic.clone();
+                async move { Err::<Value, _>(diagnostic) }
             }))
             .await
         }
