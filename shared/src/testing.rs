@@ -97,3 +97,102 @@ pub fn job_event(job_id: &str, user_parameters: Option<&str>) -> Value {
         }
     })
 }
+
+/// What a function binary did when started against a stand-in Lambda Runtime API that records
+/// init errors.
+#[derive(Debug)]
+pub struct InitRun {
+    /// The process's exit code (`None`: killed by a signal).
+    pub exit_code: Option<i32>,
+    /// The `Lambda-Runtime-Function-Error-Type` header of the init error, if one was posted.
+    pub error_type_header: Option<String>,
+    /// The init error's JSON body, if one was posted.
+    pub body: Option<Value>,
+    /// The process's standard error.
+    pub stderr: String,
+}
+
+/// Starts `binary` with only `env` (plus `PATH`) and `AWS_LAMBDA_RUNTIME_API` pointing at a
+/// stand-in that answers `/runtime/init/error` with 202, and reports what the process did. For a
+/// binary expected to fail at start-up; it is killed after 30 seconds.
+pub fn run_until_init_error(binary: &str, env: &[(&str, &str)]) -> InitRun {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let mut child = std::process::Command::new(binary)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", &addr)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the binary");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut posted: Option<(String, Value)> = None;
+    let exit = loop {
+        if let Ok((mut conn, _)) = listener.accept() {
+            conn.set_nonblocking(false).ok();
+            conn.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .ok();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 8192];
+            loop {
+                let n = conn.read(&mut buf).unwrap_or(0);
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                let complete = text.split_once("\r\n\r\n").is_some_and(|(head, body)| {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_string())
+                        })
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    body.len() >= len
+                });
+                if complete || n == 0 {
+                    break;
+                }
+            }
+            let text = String::from_utf8_lossy(&request).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n")
+                && head.contains("/runtime/init/error")
+            {
+                let header = head.lines().find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("lambda-runtime-function-error-type")
+                        .then(|| value.trim().to_string())
+                });
+                posted = Some((
+                    header.unwrap_or_default(),
+                    serde_json::from_str(body).unwrap_or(Value::Null),
+                ));
+            }
+            let _ = conn.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            break status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut stderr);
+    }
+    let _ = child.wait();
+    InitRun {
+        exit_code: exit,
+        error_type_header: posted.as_ref().map(|(h, _)| h.clone()),
+        body: posted.map(|(_, b)| b),
+        stderr,
+    }
+}

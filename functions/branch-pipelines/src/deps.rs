@@ -1,6 +1,6 @@
 //! Settings from the environment and the production adapters, built once per cold start.
 
-use tollgate::config::{ConfigError, Env, parsed_or, required};
+use tollgate::config::{ConfigError, Env, Origin, parsed_or, required};
 use tollgate::state::DynamoStateStore;
 
 use crate::adapters::{AwsStacks, BranchTemplate, Branches, SecretsManagerSecret};
@@ -12,11 +12,7 @@ use crate::naming::validate_prefix;
 pub type AwsDeps = Deps<DynamoStateStore, AwsStacks, Branches, SecretsManagerSecret>;
 
 fn invalid(name: &str, value: &str, reason: impl ToString) -> ConfigError {
-    ConfigError::Invalid {
-        name: name.into(),
-        value: value.into(),
-        reason: reason.to_string(),
-    }
+    ConfigError::invalid(name, value, reason)
 }
 
 /// The parameters Tollgate sets itself on every branch stack.
@@ -91,9 +87,48 @@ pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
     })
 }
 
+/// Where template.yaml takes branch-pipelines' settings from, so a configuration error names the
+/// stack parameter to set (the shared settings are in `tollgate::config::GLOBAL_ORIGINS`).
+pub const TEMPLATE_ORIGINS: &[(&str, Origin)] = &[
+    ("STACK_PREFIX", Origin::Parameter("BranchStackPrefix")),
+    (
+        "BRANCH_TEMPLATE_URL",
+        Origin::Parameter("BranchTemplateUrl"),
+    ),
+    (
+        "BRANCH_STACK_PARAMETERS",
+        Origin::Parameter("BranchStackParameters"),
+    ),
+    ("CFN_ROLE_ARN", Origin::Parameter("BranchCfnRoleArn")),
+    ("BRANCH_INCLUDE", Origin::Parameter("BranchInclude")),
+    ("BRANCH_EXCLUDE", Origin::Parameter("BranchExclude")),
+    ("DEFAULT_BRANCH", Origin::Parameter("BranchDefaultBranch")),
+    ("MAX_BRANCH_STACKS", Origin::Parameter("MaxBranchStacks")),
+    ("BRANCH_TTL_DAYS", Origin::Parameter("BranchTtlDays")),
+    (
+        "EMPTY_BUCKETS_ON_DESTROY",
+        Origin::Parameter("EmptyBucketsOnDestroy"),
+    ),
+    ("GITHUB_API_URL", Origin::Parameter("GitHubApiUrl")),
+    (
+        "GITHUB_TOKEN_SECRET_ARN",
+        Origin::Parameter("GitHubTokenSecretArn"),
+    ),
+    (
+        "GITHUB_WEBHOOK_SECRET_ARN",
+        Origin::Resource("GitHubWebhookSecret"),
+    ),
+];
+
 /// Builds everything from the environment (also `TABLE_NAME`, `GITHUB_WEBHOOK_SECRET_ARN`,
-/// `GITHUB_API_URL`, `GITHUB_TOKEN_SECRET_ARN`).
+/// `GITHUB_API_URL`, `GITHUB_TOKEN_SECRET_ARN`). An error names the stack parameter to set.
 pub async fn from_env(env: &impl Env) -> Result<AwsDeps, ConfigError> {
+    build(env)
+        .await
+        .map_err(|e| e.with_origins(TEMPLATE_ORIGINS))
+}
+
+async fn build(env: &impl Env) -> Result<AwsDeps, ConfigError> {
     let settings = settings(env)?;
     let table = required(env, "TABLE_NAME")?;
     let secret_arn = required(env, "GITHUB_WEBHOOK_SECRET_ARN")?;
@@ -133,6 +168,24 @@ pub async fn from_env(env: &impl Env) -> Result<AwsDeps, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_origin_named_in_messages_is_declared_in_template_yaml() {
+        let template = include_str!("../../../template.yaml");
+        assert_eq!(
+            tollgate::config::undeclared_origins(TEMPLATE_ORIGINS, template),
+            Vec::<String>::new()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_stack_prefix_names_the_branch_stack_prefix_parameter() {
+        let Err(err) = from_env(&[("TABLE_NAME", "t")]).await else {
+            panic!("no STACK_PREFIX was accepted");
+        };
+        let text = err.to_string();
+        assert!(text.contains("BranchStackPrefix"), "{text}");
+    }
 
     const BASE: [(&str, &str); 2] = [
         ("STACK_PREFIX", "tg-branch"),

@@ -60,6 +60,18 @@ pub enum HandlerError {
     Aws(#[from] AwsError),
 }
 
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(err: HandlerError) -> Self {
+        use tollgate::error::{AWS_ERROR, INVALID_EVENT, STATE_ERROR, diagnostic};
+        let error_type = match &err {
+            HandlerError::Event(_) => INVALID_EVENT,
+            HandlerError::State(_) => STATE_ERROR,
+            HandlerError::Aws(_) => AWS_ERROR,
+        };
+        diagnostic(error_type, &err)
+    }
+}
+
 /// What was done about one branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
