@@ -105,6 +105,11 @@ pub struct CommitInfo {
 
 /// A repository's history.
 pub trait CommitHistory: Send + Sync {
+    /// Whether GitHub is set up (a token is there); read once, on the first deployment that
+    /// needs it. An unreadable token secret is an error.
+    fn configured(&self) -> impl Future<Output = Result<bool, DoraError>> + Send {
+        async { Ok(true) }
+    }
     /// The commits in `head` but not in `base` (`base...head`), every page; `None` when GitHub
     /// does not know one of them (a force-push, another repository).
     fn compare(

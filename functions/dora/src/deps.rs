@@ -1,6 +1,6 @@
 //! Settings from the environment and the production adapters, built once per cold start.
 
-use tollgate::config::{ConfigError, Env, required};
+use tollgate::config::{ConfigError, Env, Origin, required};
 use tollgate::state::DynamoStateStore;
 
 use crate::adapters::{
@@ -8,6 +8,7 @@ use crate::adapters::{
     GitHubCommits, NoGitHub, SsmOpsItems,
 };
 use crate::decide::{PipelineFilter, is_account_id};
+use crate::error::DoraError;
 use crate::handler::{Deps, Settings};
 use crate::model::DEFAULT_NAMESPACE;
 
@@ -18,17 +19,33 @@ pub type AwsDepsWithoutGitHub =
 
 /// The production dependencies (lead time and the `tollgate` CLI).
 pub type AwsDeps =
-    Deps<DynamoStateStore, CloudWatchSink, CodePipelineHistory, SsmOpsItems, GitHubCommits>;
+    Deps<DynamoStateStore, CloudWatchSink, CodePipelineHistory, SsmOpsItems, LazyGitHub>;
+
+/// Where template.yaml takes the DORA calculators' settings from, so a configuration error names
+/// the stack parameter to set (the shared settings are in `tollgate::config::GLOBAL_ORIGINS`).
+pub const TEMPLATE_ORIGINS: &[(&str, Origin)] = &[
+    (
+        "METRICS_NAMESPACE",
+        Origin::Parameter("DoraMetricsNamespace"),
+    ),
+    ("PROD_PIPELINES", Origin::Parameter("DoraProdPipelines")),
+    ("PROD_STAGE_NAME", Origin::Parameter("DoraProdStageName")),
+    (
+        "DEFAULT_MAIN_BRANCH",
+        Origin::Parameter("DoraDefaultMainBranch"),
+    ),
+    ("GITHUB_API_URL", Origin::Parameter("DoraGitHubApiUrl")),
+    (
+        "GITHUB_TOKEN_SECRET_ARN",
+        Origin::Resource("DoraGitHubTokenSecret"),
+    ),
+];
 
 /// GitHub's public API.
 pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
 
 fn invalid(name: &str, value: &str, reason: impl ToString) -> ConfigError {
-    ConfigError::Invalid {
-        name: name.into(),
-        value: value.into(),
-        reason: reason.to_string(),
-    }
+    ConfigError::invalid(name, value, reason)
 }
 
 /// Reads `METRICS_NAMESPACE` (default `DORA`), `PROD_PIPELINES` (comma-separated globs, default
@@ -85,7 +102,8 @@ fn secret_has_no_value<R>(
 }
 
 /// The GitHub client: `GITHUB_API_URL` (default `https://api.github.com`), authenticated with the
-/// token in `GITHUB_TOKEN_SECRET_ARN`. `None` without a token secret.
+/// token in `GITHUB_TOKEN_SECRET_ARN`. `None` without a token secret. Reads the secret now; the
+/// calculators use [`LazyGitHub`], which reads it on the first deployment that needs it.
 pub async fn github(
     env: &impl Env,
     sdk: &aws_config::SdkConfig,
@@ -96,9 +114,18 @@ pub async fn github(
     let api_url = env
         .var("GITHUB_API_URL")
         .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.into());
+    load_github(&arn, &api_url, sdk).await
+}
+
+/// The GitHub client for the token in the secret `arn` (see [`github`]).
+async fn load_github(
+    arn: &str,
+    api_url: &str,
+    sdk: &aws_config::SdkConfig,
+) -> Result<Option<GitHubCommits>, ConfigError> {
     let secret = match aws_sdk_secretsmanager::Client::new(sdk)
         .get_secret_value()
-        .secret_id(&arn)
+        .secret_id(arn)
         .send()
         .await
     {
@@ -114,7 +141,7 @@ pub async fn github(
         Err(e) => {
             return Err(invalid(
                 "GITHUB_TOKEN_SECRET_ARN",
-                &arn,
+                arn,
                 tollgate::aws::error_text(&e),
             ));
         }
@@ -126,29 +153,113 @@ pub async fn github(
         return Ok(None);
     };
     let client = octocrab::Octocrab::builder()
-        .base_uri(api_url.as_str())
-        .map_err(|e| invalid("GITHUB_API_URL", &api_url, e))?
+        .base_uri(api_url)
+        .map_err(|e| invalid("GITHUB_API_URL", api_url, e))?
         .personal_token(token)
         .build()
-        .map_err(|e| invalid("GITHUB_API_URL", &api_url, e))?;
+        .map_err(|e| invalid("GITHUB_API_URL", api_url, e))?;
     Ok(Some(GitHubCommits { client }))
+}
+
+/// The production [`CommitHistory`] of the lead-time calculator: GitHub through the token in
+/// `GITHUB_TOKEN_SECRET_ARN`, read on the first deployment that needs it and kept for the
+/// function's life (start-up reads no secret). An unreadable secret is not kept: the next event
+/// tries again.
+pub struct LazyGitHub {
+    arn: String,
+    api_url: String,
+    sdk: aws_config::SdkConfig,
+    client: tokio::sync::OnceCell<Option<GitHubCommits>>,
+}
+
+impl LazyGitHub {
+    /// Checks `GITHUB_API_URL` now (a typo fails at start-up); reads nothing yet.
+    pub fn new(
+        arn: String,
+        api_url: String,
+        sdk: aws_config::SdkConfig,
+    ) -> Result<Self, ConfigError> {
+        octocrab::Octocrab::builder()
+            .base_uri(api_url.as_str())
+            .map_err(|e| invalid("GITHUB_API_URL", &api_url, e))?;
+        Ok(LazyGitHub {
+            arn,
+            api_url,
+            sdk,
+            client: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    async fn client(&self) -> Result<Option<&GitHubCommits>, DoraError> {
+        self.client
+            .get_or_try_init(|| load_github(&self.arn, &self.api_url, &self.sdk))
+            .await
+            .map(Option::as_ref)
+            .map_err(|e| DoraError::Configuration(e.with_origins(TEMPLATE_ORIGINS).to_string()))
+    }
+}
+
+impl CommitHistory for LazyGitHub {
+    async fn configured(&self) -> Result<bool, DoraError> {
+        Ok(self.client().await?.is_some())
+    }
+
+    async fn compare(
+        &self,
+        repository: &str,
+        base: &str,
+        head: &str,
+    ) -> Result<Option<Vec<crate::adapters::CommitInfo>>, DoraError> {
+        match self.client().await? {
+            Some(github) => github.compare(repository, base, head).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn commit(
+        &self,
+        repository: &str,
+        sha: &str,
+    ) -> Result<Option<crate::adapters::CommitInfo>, DoraError> {
+        match self.client().await? {
+            Some(github) => github.commit(repository, sha).await,
+            None => Ok(None),
+        }
+    }
 }
 
 /// Builds the dependencies of a calculator that never reads GitHub (all but lead time):
 /// [`settings`], `TABLE_NAME` and the AWS SDK configuration; no secret is read.
 pub async fn without_github(env: &impl Env) -> Result<AwsDepsWithoutGitHub, ConfigError> {
-    build(env, None).await
+    build(env, None)
+        .await
+        .map_err(|e| e.with_origins(TEMPLATE_ORIGINS))
 }
 
 /// Builds every dependency from the environment (what the `tollgate` CLI uses): [`settings`],
 /// `TABLE_NAME`, `GITHUB_API_URL` and `GITHUB_TOKEN_SECRET_ARN` (optional), and the AWS SDK
-/// configuration (`AWS_REGION`, `AWS_ENDPOINT_URL`, …).
+/// configuration (`AWS_REGION`, `AWS_ENDPOINT_URL`, …). The token secret is read on the first
+/// deployment that needs it ([`LazyGitHub`]), not here.
 pub async fn from_env(env: &impl Env) -> Result<AwsDeps, ConfigError> {
+    lazy_from_env(env)
+        .await
+        .map_err(|e| e.with_origins(TEMPLATE_ORIGINS))
+}
+
+async fn lazy_from_env(env: &impl Env) -> Result<AwsDeps, ConfigError> {
     // Settings first: a typo fails before any AWS call.
     settings(env)?;
     required(env, "TABLE_NAME")?;
     let sdk = tollgate::aws::load(env).await?;
-    let github = github(env, &sdk).await?;
+    let github = match env.var("GITHUB_TOKEN_SECRET_ARN") {
+        Some(arn) => {
+            let api_url = env
+                .var("GITHUB_API_URL")
+                .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.into());
+            Some(LazyGitHub::new(arn, api_url, sdk.clone())?)
+        }
+        None => None,
+    };
     build_with(env, &sdk, github)
 }
 
@@ -194,6 +305,63 @@ fn build_with<C: CommitHistory>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_origin_named_in_messages_is_declared_in_template_yaml() {
+        let template = include_str!("../../../template.yaml");
+        assert_eq!(
+            tollgate::config::undeclared_origins(TEMPLATE_ORIGINS, template),
+            Vec::<String>::new()
+        );
+    }
+
+    #[tokio::test]
+    async fn start_up_reads_no_token_secret_and_a_bad_glob_names_its_parameter() {
+        // The secret ARN points nowhere reachable: building must not touch it.
+        let env = [
+            ("TABLE_NAME", "t"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            ("TOLLGATE_MAX_ATTEMPTS", "1"),
+            (
+                "GITHUB_TOKEN_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:111111111111:secret:t",
+            ),
+        ];
+        let started = std::time::Instant::now();
+        let deps = from_env(&env).await.expect("no secret read at start-up");
+        assert!(deps.github.is_some());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        let Err(err) = from_env(&[("TABLE_NAME", "t"), ("PROD_PIPELINES", "prod-[")]).await else {
+            panic!("a bad glob was accepted");
+        };
+        assert!(err.to_string().contains("DoraProdPipelines"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_token_secret_is_a_configuration_error_on_first_use() {
+        let env = [
+            ("TABLE_NAME", "t"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            ("TOLLGATE_MAX_ATTEMPTS", "1"),
+            (
+                "GITHUB_TOKEN_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:111111111111:secret:t",
+            ),
+        ];
+        let deps = from_env(&env).await.expect("built");
+        let github = deps.github.as_ref().expect("lazy GitHub");
+        let err = github.configured().await.expect_err("nothing answers");
+        assert!(matches!(err, DoraError::Configuration(_)), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("GITHUB_TOKEN_SECRET_ARN") && text.contains("DoraGitHubTokenSecret"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn defaults_apply_when_nothing_is_set() {

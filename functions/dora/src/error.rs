@@ -22,6 +22,72 @@ pub enum DoraError {
     /// GitHub refused or failed: rate limit, 5xx, network. Returned so that EventBridge retries.
     #[error("GitHub {action} failed: {reason}")]
     GitHub { action: String, reason: String },
+    /// A setting read on first use is wrong (the GitHub token secret): the message names the
+    /// variable and the stack parameter or resource behind it.
+    #[error("{0}")]
+    Configuration(String),
+}
+
+impl From<DoraError> for lambda_runtime::Diagnostic {
+    fn from(err: DoraError) -> Self {
+        use tollgate::error::{
+            AWS_ERROR, CONFIGURATION_ERROR, CROSS_ACCOUNT_ERROR, GITHUB_ERROR, INVALID_EVENT,
+            STATE_ERROR, diagnostic,
+        };
+        let error_type = match &err {
+            DoraError::Malformed(_) => INVALID_EVENT,
+            DoraError::State(_) => STATE_ERROR,
+            DoraError::Aws { .. } => AWS_ERROR,
+            DoraError::CrossAccount { .. } => CROSS_ACCOUNT_ERROR,
+            DoraError::GitHub { .. } => GITHUB_ERROR,
+            DoraError::Configuration(_) => CONFIGURATION_ERROR,
+        };
+        diagnostic(error_type, &err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_runtime::Diagnostic;
+
+    #[test]
+    fn every_error_converts_to_a_stable_tollgate_error_type() {
+        let cases = [
+            (
+                DoraError::Malformed("no detail".into()),
+                "Tollgate.InvalidEvent",
+            ),
+            (
+                DoraError::Aws {
+                    action: "GetPipelineExecution".into(),
+                    reason: "Throttling".into(),
+                },
+                "Tollgate.AwsError",
+            ),
+            (
+                DoraError::CrossAccount {
+                    account: "222222222222".into(),
+                    reason: "no role".into(),
+                },
+                "Tollgate.CrossAccountError",
+            ),
+            (
+                DoraError::GitHub {
+                    action: "compare".into(),
+                    reason: "rate limit".into(),
+                },
+                "Tollgate.GitHubError",
+            ),
+            (
+                DoraError::Configuration("GITHUB_TOKEN_SECRET_ARN".into()),
+                "Tollgate.ConfigurationError",
+            ),
+        ];
+        for (err, expected) in cases {
+            assert_eq!(Diagnostic::from(err).error_type, expected);
+        }
+    }
 }
 
 impl DoraError {

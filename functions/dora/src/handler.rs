@@ -470,9 +470,13 @@ where
                 }
             }
         };
-        let (Some(github), Some(repository)) = (&self.github, deployment.repository.as_deref())
-        else {
-            let why = if self.github.is_none() {
+        // The token is read on the first deployment that needs it (`configured`), not at start-up.
+        let github = match &self.github {
+            Some(github) if github.configured().await? => Some(github),
+            _ => None,
+        };
+        let (Some(github), Some(repository)) = (github, deployment.repository.as_deref()) else {
+            let why = if github.is_none() {
                 "GitHub is not configured (GITHUB_TOKEN_SECRET_ARN)"
             } else {
                 "the repository is unknown"
@@ -689,7 +693,7 @@ where
             deps.handle(calculator, &event.payload, now)
                 .await
                 .map(|_| ())
-                .map_err(lambda_runtime::Error::from)
+                .map_err(lambda_runtime::Diagnostic::from)
         },
     ))
     .await

@@ -3,6 +3,9 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tollgate::telemetry::init();
-    let deps = dora::deps::from_env(&tollgate::config::ProcessEnv).await?;
+    let deps = match dora::deps::from_env(&tollgate::config::ProcessEnv).await {
+        Ok(deps) => deps,
+        Err(problem) => tollgate::error::init_failed(problem.into()),
+    };
     dora::serve(deps, dora::Calculator::LeadTime).await
 }
