@@ -50,11 +50,7 @@ pub fn allowed_accounts(env: &impl Env) -> Result<Option<Vec<String>>, ConfigErr
     let Some(value) = env.var(ALLOWED_ACCOUNTS_VAR) else {
         return Ok(None);
     };
-    let invalid = |reason: String| ConfigError::Invalid {
-        name: ALLOWED_ACCOUNTS_VAR.to_string(),
-        value: value.clone(),
-        reason,
-    };
+    let invalid = |reason: String| ConfigError::invalid(ALLOWED_ACCOUNTS_VAR, &value, reason);
     let accounts: Vec<String> = value
         .split(',')
         .map(str::trim)

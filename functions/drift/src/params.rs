@@ -214,6 +214,8 @@ pub fn parse(raw: Option<&str>, ctx: &Context<'_>) -> Result<DriftParams, Params
                     "{stack:?} is not a stack ARN (arn:aws:cloudformation:<region>:<account>:stack/<name>/<id>)"
                 )));
             }
+        } else if let Err(too_long) = tollgate::limits::STACK_NAME.check(stack) {
+            return Err(err(format!("`stacks`: {too_long}")));
         } else if !is_stack_name(stack) {
             return Err(err(format!(
                 "{stack:?} is not a stack name or ARN (names use letters, digits and hyphens)"
@@ -397,6 +399,19 @@ fn check_rule(rule: &IgnoreRule, stacks: &[String]) -> Result<(), ParamsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stack_name_over_cloudformations_limit_is_refused_naming_the_limit() {
+        let ctx = Context::default();
+        let raw = format!(r#"{{"stacks":["{}"]}}"#, "s".repeat(129));
+        let text = parse(Some(&raw), &ctx).unwrap_err().to_string();
+        assert!(
+            text.contains("CloudFormation stack name") && text.contains("128"),
+            "{text}"
+        );
+        let ok = format!(r#"{{"stacks":["{}"]}}"#, "s".repeat(128));
+        assert!(parse(Some(&ok), &ctx).is_ok());
+    }
 
     fn ctx() -> Context<'static> {
         Context {

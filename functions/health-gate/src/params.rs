@@ -43,6 +43,9 @@ pub struct GateParams {
 /// Parses `UserParameters`. `default_region` is the function's own region, used when none is given.
 pub fn parse(raw: Option<&str>, default_region: &str) -> Result<GateParams, ParamsError> {
     let text = raw.map(str::trim).unwrap_or("");
+    tollgate::limits::USER_PARAMETERS
+        .check(text)
+        .map_err(|e| ParamsError(e.to_string()))?;
     let raw = if text.is_empty() || text.starts_with('{') {
         parse_user_parameters::<RawParams>(Some(text))?
     } else {
@@ -61,6 +64,9 @@ pub fn parse(raw: Option<&str>, default_region: &str) -> Result<GateParams, Para
         Some(list) => list,
     };
     for region in &regions {
+        tollgate::limits::REGION
+            .check(region)
+            .map_err(|e| ParamsError(format!("`regions`: {e}")))?;
         if !tollgate::aws::is_region_name(region) {
             return Err(ParamsError(format!(
                 "{region:?} is not an AWS region name (expected a JSON object, or regions like \"us-east-1,eu-west-1\")"
@@ -82,6 +88,9 @@ pub fn parse(raw: Option<&str>, default_region: &str) -> Result<GateParams, Para
         Some(list) => {
             let mut codes = Vec::with_capacity(list.len());
             for service in list {
+                tollgate::limits::HEALTH_SERVICE
+                    .check(service.trim())
+                    .map_err(|e| ParamsError(format!("`services`: {e}")))?;
                 let code = service.trim().to_ascii_uppercase();
                 if code.is_empty()
                     || !code
@@ -108,6 +117,16 @@ pub fn parse(raw: Option<&str>, default_region: &str) -> Result<GateParams, Para
             "alarm names and prefixes cannot be blank (got {blank:?})"
         )));
     }
+    for (field, name) in raw
+        .alarms
+        .iter()
+        .map(|a| ("alarms", a))
+        .chain(raw.alarm_prefixes.iter().map(|p| ("alarmPrefixes", p)))
+    {
+        tollgate::limits::ALARM_NAME
+            .check(name)
+            .map_err(|e| ParamsError(format!("`{field}`: {e}")))?;
+    }
     Ok(GateParams {
         regions,
         services,
@@ -120,6 +139,56 @@ pub fn parse(raw: Option<&str>, default_region: &str) -> Result<GateParams, Para
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_alarm_name_over_cloudwatchs_limit_is_refused_naming_the_limit() {
+        let raw = format!(r#"{{"alarms":["{}"]}}"#, "a".repeat(256));
+        let text = parse(Some(&raw), "eu-west-1").unwrap_err().to_string();
+        assert!(
+            text.contains("`alarms`")
+                && text.contains("CloudWatch alarm name")
+                && text.contains("255"),
+            "{text}"
+        );
+        let raw = format!(r#"{{"alarmPrefixes":["{}"]}}"#, "p".repeat(256));
+        assert!(
+            parse(Some(&raw), "eu-west-1")
+                .unwrap_err()
+                .to_string()
+                .contains("`alarmPrefixes`")
+        );
+        let ok = format!(r#"{{"alarms":["{}"]}}"#, "a".repeat(255));
+        assert!(parse(Some(&ok), "eu-west-1").is_ok());
+    }
+
+    #[test]
+    fn a_two_megabyte_parameter_is_refused_before_any_call_without_being_echoed() {
+        let huge = format!(r#"{{"alarms":["{}"]}}"#, "a".repeat(2_000_000));
+        let text = parse(Some(&huge), "eu-west-1").unwrap_err().to_string();
+        assert!(
+            text.contains("UserParameters") && text.contains("1000"),
+            "{text:.300}"
+        );
+        assert!(text.len() < 400, "{} bytes", text.len());
+        let csv = "eu-west-1,".repeat(200_000);
+        assert!(
+            parse(Some(&csv), "eu-west-1")
+                .unwrap_err()
+                .to_string()
+                .len()
+                < 400
+        );
+    }
+
+    #[test]
+    fn a_service_code_over_aws_healths_limit_is_refused_naming_the_limit() {
+        let raw = format!(r#"{{"services":["{}"]}}"#, "S".repeat(31));
+        let text = parse(Some(&raw), "eu-west-1").unwrap_err().to_string();
+        assert!(
+            text.contains("AWS Health service code") && text.contains("30"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn absent_parameters_check_the_functions_region_with_all_services_and_fail_closed() {

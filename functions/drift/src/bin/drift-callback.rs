@@ -10,6 +10,8 @@ async fn main() -> Result<(), Error> {
             lambda_runtime::run(service_fn(|event| drift::callback::handler(&deps, event))).await
         }
         // Keep answering: fail the jobs it can, and return an error for every event.
-        Err(problem) => drift::callback::serve_misconfigured(problem.to_string()).await,
+        Err(problem) => {
+            drift::callback::serve_misconfigured(problem.with_origins(&[]).to_string()).await
+        }
     }
 }

@@ -9,6 +9,9 @@ async fn main() -> Result<(), Error> {
         Ok(deps) => {
             lambda_runtime::run(service_fn(|event| drift::gate::handler(&deps, event))).await
         }
-        Err(problem) => tollgate::pipeline_job::serve_misconfigured(problem.to_string()).await,
+        Err(problem) => {
+            let problem = problem.with_origins(&[]).to_string();
+            tollgate::pipeline_job::serve_misconfigured(problem).await
+        }
     }
 }
