@@ -39,7 +39,8 @@ pub async fn load(env: &impl Env) -> Result<SdkConfig, ConfigError> {
 }
 
 /// Formats an SDK error for messages shown to people: `Code: message` when AWS answered with an
-/// error, else the cause chain (network failures, timeouts), never the raw HTTP response.
+/// error, else the cause chain as one line (`dispatch failure: … Connection refused`), never the
+/// raw HTTP response or a debug dump.
 pub fn error_text<E, R>(err: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -53,7 +54,22 @@ where
             _ => {}
         }
     }
-    aws_smithy_types::error::display::DisplayErrorContext(err).to_string()
+    cause_chain(err)
+}
+
+/// An error and its `source()` chain as one line, `outer: inner: root`, skipping a cause whose
+/// text the line already holds.
+pub fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
 }
 
 /// Whether `name` looks like an AWS region name: `us-east-1`, `eu-central-2`, `us-gov-west-1`.
@@ -73,6 +89,25 @@ pub fn is_region_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connection_failure_reads_as_one_line_without_a_debug_dump() {
+        let err: SdkError<aws_sdk_dynamodb::operation::query::QueryError, ()> =
+            SdkError::dispatch_failure(aws_smithy_runtime_api::client::result::ConnectorError::io(
+                Box::new(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionRefused,
+                    "Connection refused",
+                )),
+            ));
+        let text = error_text(&err);
+        assert!(text.contains("Connection refused"), "{text}");
+        assert!(
+            !text.contains("DispatchFailure {")
+                && !text.contains("ConnectorError {")
+                && !text.contains('\n'),
+            "{text}"
+        );
+    }
 
     #[test]
     fn region_names_of_every_partition_are_recognised() {

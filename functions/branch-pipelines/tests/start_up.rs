@@ -1,0 +1,37 @@
+//! How branch-pipelines reports a broken configuration and an event it does not know.
+
+use lambda_runtime::Diagnostic;
+use tollgate::testing::run_until_init_error;
+
+#[test]
+fn a_missing_setting_is_an_init_error_naming_the_stack_parameter_not_a_debug_dump() {
+    let run = run_until_init_error(
+        env!("CARGO_BIN_EXE_branch-pipelines"),
+        &[
+            ("AWS_REGION", "eu-west-1"),
+            ("TABLE_NAME", "tollgate-state"),
+        ],
+    );
+    assert_eq!(run.exit_code, Some(1), "{run:?}");
+    assert_eq!(
+        run.error_type_header.as_deref(),
+        Some("Tollgate.ConfigurationError"),
+        "{run:?}"
+    );
+    let body = run.body.as_ref().expect("an init error body");
+    assert_eq!(body["errorType"], "Tollgate.ConfigurationError");
+    let message = body["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("STACK_PREFIX") && message.contains("BranchStackPrefix"),
+        "{message}"
+    );
+    assert!(!run.stderr.contains("Error: "), "{}", run.stderr);
+    assert!(!run.stderr.contains("Missing {"), "{}", run.stderr);
+}
+
+#[test]
+fn an_empty_event_is_a_stable_invalid_event_error() {
+    let err = branch_pipelines::events::classify(&serde_json::json!({})).unwrap_err();
+    let diagnostic = Diagnostic::from(branch_pipelines::handler::HandlerError::Event(err));
+    assert_eq!(diagnostic.error_type, "Tollgate.InvalidEvent");
+}
