@@ -29,6 +29,12 @@ pub enum CliError {
          AWS profile"
     )]
     NoRegion,
+    #[error(
+        "the state table {table:?} (TABLE_NAME) does not exist in {region}: set TABLE_NAME to \
+         Tollgate's state table (the StateTableName output of your Tollgate stack) and AWS_REGION \
+         to the stack's region"
+    )]
+    NoSuchTable { table: String, region: String },
     #[error("reading the deployment ledger failed: {0}")]
     Ledger(#[from] StateError),
     #[error("backfill failed: {0}")]
@@ -50,8 +56,10 @@ pub async fn run(cli: Cli, env: &impl Env) -> Result<String, CliError> {
 pub async fn report(env: &impl Env, args: &ReportArgs, now: i64) -> Result<String, CliError> {
     let table = table_name(env)?;
     let sdk = sdk_config(env).await?;
-    let store = DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-    let report = report_from(&store, now, args.days).await?;
+    let store = DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone());
+    let report = report_from(&store, now, args.days)
+        .await
+        .map_err(|e| missing_table(e, &table, &sdk))?;
     if args.json {
         Ok(render::json(&report)?)
     } else {
@@ -61,22 +69,54 @@ pub async fn report(env: &impl Env, args: &ReportArgs, now: i64) -> Result<Strin
 
 /// The report over the ledger in `store`.
 pub async fn report_from(store: &impl StateStore, now: i64, days: u32) -> Result<Report, CliError> {
-    let ledgers = dora::ledger::load(store).await?;
+    // Only the window is read: the report's cost is the window's records, not the history.
+    let from = now.saturating_sub(i64::from(days.max(1)) * 86_400);
+    let ledgers = dora::ledger::load_window(store, from, now).await?;
     Ok(summarize(&ledgers, now, days))
 }
 
 /// `tollgate dora backfill`: replays history through the calculators, with a progress bar on
 /// stderr when it is a terminal.
 pub async fn backfill(env: &impl Env, args: &BackfillArgs, now: i64) -> Result<String, CliError> {
-    // Check the table and region first: `from_env` would otherwise reach Secrets Manager first.
-    table_name(env)?;
-    sdk_config(env).await?;
+    // Check the table and region first: a wrong TABLE_NAME fails before any history is read,
+    // rather than after replaying it (or, with no history, not at all).
+    let table = table_name(env)?;
+    let sdk = sdk_config(env).await?;
     let deps = dora::deps::from_env(env).await?;
+    deps.store
+        .get(TABLE_PROBE_KEY, TABLE_PROBE_KEY)
+        .await
+        .map_err(|e| missing_table(CliError::Ledger(e), &table, &sdk))?;
     let bar = progress_bar(std::io::stderr().is_terminal());
     let mut on_progress = |p: Progress| advance(&bar, &p);
     let summary = dora::backfill::backfill(&deps, args.days, now, &mut on_progress).await;
     bar.finish_and_clear();
-    Ok(render::backfill_summary(&summary?, args.days))
+    let summary = summary.map_err(|e| missing_table(CliError::Backfill(e), &table, &sdk))?;
+    Ok(render::backfill_summary(&summary, args.days))
+}
+
+/// The key read once to check that the state table exists (no item has it).
+const TABLE_PROBE_KEY: &str = "TOLLGATE#CLI-TABLE-CHECK";
+
+/// `err`, or [`CliError::NoSuchTable`] when DynamoDB said the table does not exist.
+fn missing_table(err: CliError, table: &str, sdk: &aws_config::SdkConfig) -> CliError {
+    let not_found = match &err {
+        CliError::Ledger(StateError::Sdk(text))
+        | CliError::Backfill(dora::DoraError::State(StateError::Sdk(text))) => {
+            text.starts_with("ResourceNotFoundException")
+        }
+        _ => false,
+    };
+    if not_found {
+        CliError::NoSuchTable {
+            table: table.to_string(),
+            region: sdk
+                .region()
+                .map_or_else(|| "the configured region".to_string(), |r| r.to_string()),
+        }
+    } else {
+        err
+    }
 }
 
 /// `TABLE_NAME`, with an error that says where to find it.

@@ -61,7 +61,7 @@ async fn seed(store: &DynamoStateStore, now: i64) {
         deployment("api-prod", "a1", now - D, "Webhook"),
     ];
     for d in &shop {
-        ledger::record_deployment(store, d)
+        ledger::record_deployment(store, d, ledger::Retention::default())
             .await
             .expect("deployment");
     }
@@ -77,14 +77,19 @@ async fn seed(store: &DynamoStateStore, now: i64) {
             time,
             seconds,
         };
-        ledger::record_lead_times(store, &lead)
+        ledger::record_lead_times(store, &lead, ledger::Retention::default())
             .await
             .expect("lead times");
     }
-    ledger::record_failure(store, &shop[2], "oi-00000000000a")
-        .await
-        .expect("failure");
-    ledger::record_failure(store, &shop[2], "rollback:s3")
+    ledger::record_failure(
+        store,
+        &shop[2],
+        "oi-00000000000a",
+        ledger::Retention::default(),
+    )
+    .await
+    .expect("failure");
+    ledger::record_failure(store, &shop[2], "rollback:s3", ledger::Retention::default())
         .await
         .expect("failure");
     for (id, created, restored) in [
@@ -102,7 +107,7 @@ async fn seed(store: &DynamoStateStore, now: i64) {
             created,
             restored,
         };
-        ledger::record_incident(store, &incident)
+        ledger::record_incident(store, &incident, ledger::Retention::default())
             .await
             .expect("incident");
     }
@@ -213,25 +218,67 @@ fn report_without_a_region_says_how_to_set_one() {
     assert!(stderr.contains("AWS_REGION"), "{stderr}");
 }
 
+fn missing_table_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("TABLE_NAME", "no-such-table-anywhere"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_ENDPOINT_URL", moto_endpoint()),
+        ("TOLLGATE_MAX_ATTEMPTS", "1"),
+    ]
+}
+
 #[test]
-fn an_unreachable_table_fails_with_the_ledger_error_and_status_one() {
-    let out = tollgate(
-        &["dora", "report"],
-        &[
-            ("TABLE_NAME", "no-such-table-anywhere"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_ENDPOINT_URL", moto_endpoint()),
-            ("TOLLGATE_MAX_ATTEMPTS", "1"),
-        ],
-    );
+fn a_wrong_table_name_in_report_names_the_table_and_the_variable_with_status_one() {
+    let out = tollgate(&["dora", "report"], &missing_table_env());
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("reading the deployment ledger failed"),
+        stderr.contains("\"no-such-table-anywhere\"")
+            && stderr.contains("TABLE_NAME")
+            && stderr.contains("does not exist in us-east-1"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_backfill_into_a_wrong_table_exits_non_zero_before_replaying_anything() {
+    let out = tollgate(&["dora", "backfill", "--days", "1"], &missing_table_env());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no-such-table-anywhere") && stderr.contains("TABLE_NAME"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).is_empty(), "{out:?}");
+}
+
+#[test]
+fn a_connection_failure_reads_as_one_sentence_not_a_debug_dump() {
+    for command in [
+        &["dora", "report"][..],
+        &["dora", "backfill", "--days", "1"][..],
+    ] {
+        let out = tollgate(
+            command,
+            &[
+                ("TABLE_NAME", "tollgate-state"),
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing"),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+                ("TOLLGATE_MAX_ATTEMPTS", "1"),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("Connection refused"), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        for dump in ["DispatchFailure {", "ConnectorError {", "Os {"] {
+            assert!(!stderr.contains(dump), "{dump} in {stderr}");
+        }
+    }
 }
 
 #[test]
