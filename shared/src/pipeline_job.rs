@@ -485,7 +485,7 @@ where
     E: Display,
 {
     tracing::info!(
-        event = %crate::limits::for_log(&crate::telemetry::redacted(&event.payload).to_string()),
+        event = %crate::telemetry::redacted_for_log(&event.payload),
         "pipeline job received"
     );
     let budget = time_left(event.context.deadline, crate::now_ms());

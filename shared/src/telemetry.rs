@@ -158,6 +158,12 @@ pub fn redacted(value: &Value) -> Value {
     }
 }
 
+/// An event for a log line: [`redacted`], as one line of JSON cut to
+/// [`crate::limits::LOG_VALUE_MAX_BYTES`], so no payload can flood the logs.
+pub fn redacted_for_log(value: &Value) -> String {
+    crate::limits::for_log(&redacted(value).to_string()).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,6 +387,19 @@ mod tests {
             json!({"Name": "JobsFailed", "Unit": "Count"})
         );
         assert_eq!(line["_aws"]["Timestamp"], 1_795_000_000_000u64);
+    }
+
+    #[test]
+    fn an_event_logged_is_redacted_and_cut_to_the_log_bound() {
+        let event = json!({"name": "x".repeat(2_000_000), "taskToken": "AAAA"});
+        let line = redacted_for_log(&event);
+        assert!(
+            line.len() <= crate::limits::LOG_VALUE_MAX_BYTES,
+            "{}",
+            line.len()
+        );
+        assert!(!line.contains("AAAA"));
+        assert_eq!(redacted_for_log(&json!({"a": 1})), r#"{"a":1}"#);
     }
 
     #[test]

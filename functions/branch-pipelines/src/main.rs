@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let deps = &deps;
         async move {
-            tracing::debug!(event = %tollgate::telemetry::redacted(&event.payload), "event");
+            tracing::debug!(event = %tollgate::telemetry::redacted_for_log(&event.payload), "event");
             deps.handle(event.payload).await.map_err(Diagnostic::from)
         }
     }))

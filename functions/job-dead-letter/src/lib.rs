@@ -135,7 +135,7 @@ pub async fn handler<R: JobReporter>(
     let record = match InvocationRecord::deserialize(&event.payload) {
         Ok(record) => record,
         Err(e) => {
-            tracing::warn!(error = %e, event = %tollgate::telemetry::redacted(&event.payload),
+            tracing::warn!(error = %e, event = %tollgate::telemetry::redacted_for_log(&event.payload),
                 "not a Lambda invocation record; ignored");
             return Ok(json!({ "ignored": format!("not a Lambda invocation record: {e}") }));
         }
