@@ -61,7 +61,7 @@ async fn seed(store: &DynamoStateStore, now: i64) {
         deployment("api-prod", "a1", now - D, "Webhook"),
     ];
     for d in &shop {
-        ledger::record_deployment(store, d)
+        ledger::record_deployment(store, d, ledger::Retention::default())
             .await
             .expect("deployment");
     }
@@ -77,14 +77,19 @@ async fn seed(store: &DynamoStateStore, now: i64) {
             time,
             seconds,
         };
-        ledger::record_lead_times(store, &lead)
+        ledger::record_lead_times(store, &lead, ledger::Retention::default())
             .await
             .expect("lead times");
     }
-    ledger::record_failure(store, &shop[2], "oi-00000000000a")
-        .await
-        .expect("failure");
-    ledger::record_failure(store, &shop[2], "rollback:s3")
+    ledger::record_failure(
+        store,
+        &shop[2],
+        "oi-00000000000a",
+        ledger::Retention::default(),
+    )
+    .await
+    .expect("failure");
+    ledger::record_failure(store, &shop[2], "rollback:s3", ledger::Retention::default())
         .await
         .expect("failure");
     for (id, created, restored) in [
@@ -102,7 +107,7 @@ async fn seed(store: &DynamoStateStore, now: i64) {
             created,
             restored,
         };
-        ledger::record_incident(store, &incident)
+        ledger::record_incident(store, &incident, ledger::Retention::default())
             .await
             .expect("incident");
     }

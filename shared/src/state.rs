@@ -132,6 +132,20 @@ impl Write {
     }
 }
 
+/// An inclusive range of sort keys, for [`StateStore::query_range`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SkRange<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+}
+
+impl SkRange<'_> {
+    /// Whether `sk` is within the range (byte order, as DynamoDB compares strings).
+    pub fn contains(&self, sk: &str) -> bool {
+        self.from <= sk && sk <= self.to
+    }
+}
+
 /// What Tollgate needs from its state table.
 pub trait StateStore: Send + Sync {
     /// Writes `record` only if no item has its key.
@@ -153,6 +167,33 @@ pub trait StateStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<Record>, StateError>> + Send;
     /// Every item under `pk`, in `sk` order.
     fn query(&self, pk: &str) -> impl Future<Output = Result<Vec<Record>, StateError>> + Send;
+    /// The items under `pk` whose `sk` is within `range` (both ends inclusive), in `sk` order
+    /// (newest first when `reverse`), at most `limit` of them: one bounded read, whatever else
+    /// the partition holds. The default filters [`StateStore::query`]; the DynamoDB store issues
+    /// one `Query` with `BETWEEN`, `ScanIndexForward` and `Limit`.
+    fn query_range(
+        &self,
+        pk: &str,
+        range: SkRange<'_>,
+        limit: Option<usize>,
+        reverse: bool,
+    ) -> impl Future<Output = Result<Vec<Record>, StateError>> + Send {
+        async move {
+            let mut records: Vec<Record> = self
+                .query(pk)
+                .await?
+                .into_iter()
+                .filter(|r| range.contains(&r.sk))
+                .collect();
+            if reverse {
+                records.reverse();
+            }
+            if let Some(limit) = limit {
+                records.truncate(limit);
+            }
+            Ok(records)
+        }
+    }
     /// Applies every write or none (one DynamoDB transaction, at most 100 writes). When a
     /// condition fails, the error is that write's ([`StateError::AlreadyExists`] or
     /// [`StateError::TransitionNotAllowed`], without the current state); when DynamoDB cancels
@@ -455,6 +496,46 @@ impl StateStore for DynamoStateStore {
             .await
             .map(drop)
             .map_err(sdk_error)
+    }
+
+    async fn query_range(
+        &self,
+        pk: &str,
+        range: SkRange<'_>,
+        limit: Option<usize>,
+        reverse: bool,
+    ) -> Result<Vec<Record>, StateError> {
+        let mut records = Vec::new();
+        let mut start = None;
+        loop {
+            let want = limit.map(|l| l.saturating_sub(records.len()));
+            if want == Some(0) {
+                break;
+            }
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
+                .expression_attribute_values(":from", AttributeValue::S(range.from.to_string()))
+                .expression_attribute_values(":to", AttributeValue::S(range.to.to_string()))
+                .scan_index_forward(!reverse)
+                .set_limit(want.map(|w| i32::try_from(w).unwrap_or(i32::MAX)))
+                .set_exclusive_start_key(start.take())
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in page.items() {
+                records.push(from_item(item)?);
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        Ok(records)
     }
 
     async fn query(&self, pk: &str) -> Result<Vec<Record>, StateError> {

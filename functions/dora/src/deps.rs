@@ -10,6 +10,7 @@ use crate::adapters::{
 use crate::decide::{PipelineFilter, is_account_id};
 use crate::error::DoraError;
 use crate::handler::{Deps, Settings};
+use crate::ledger::Retention;
 use crate::model::DEFAULT_NAMESPACE;
 
 /// The production dependencies without GitHub (deployment frequency, change failure rate, time
@@ -36,6 +37,10 @@ pub const TEMPLATE_ORIGINS: &[(&str, Origin)] = &[
     ),
     ("GITHUB_API_URL", Origin::Parameter("DoraGitHubApiUrl")),
     (
+        "DORA_RETENTION_DAYS",
+        Origin::Parameter("DoraRetentionDays"),
+    ),
+    (
         "GITHUB_TOKEN_SECRET_ARN",
         Origin::Resource("DoraGitHubTokenSecret"),
     ),
@@ -60,8 +65,22 @@ pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
         Some(id) => return Err(invalid("HOME_ACCOUNT_ID", &id, "not a 12-digit account id")),
         None => None,
     };
+    let retention = match env.var("DORA_RETENTION_DAYS") {
+        None => Retention::default(),
+        Some(text) => match text.trim().parse::<u32>() {
+            Ok(days) if (1..=36_500).contains(&days) => Retention { days },
+            _ => {
+                return Err(invalid(
+                    "DORA_RETENTION_DAYS",
+                    &text,
+                    "not a number of days between 1 and 36500",
+                ));
+            }
+        },
+    };
     Ok(Settings {
         home_account,
+        retention,
         namespace: env
             .var("METRICS_NAMESPACE")
             .unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
@@ -305,6 +324,22 @@ fn build_with<C: CommitHistory>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retention_defaults_to_400_days_and_refuses_nonsense() {
+        assert_eq!(settings(&[]).unwrap().retention.days, 400);
+        assert_eq!(
+            settings(&[("DORA_RETENTION_DAYS", "30")])
+                .unwrap()
+                .retention
+                .days,
+            30
+        );
+        for bad in ["0", "-1", "forever", "40000"] {
+            let err = settings(&[("DORA_RETENTION_DAYS", bad)]).unwrap_err();
+            assert!(err.to_string().contains("DORA_RETENTION_DAYS"), "{err}");
+        }
+    }
 
     #[test]
     fn every_origin_named_in_messages_is_declared_in_template_yaml() {

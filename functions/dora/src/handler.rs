@@ -28,9 +28,8 @@ use crate::adapters::{
     PipelineHistory, Unit,
 };
 use crate::decide::{
-    PipelineFilter, Signal, attribute, branch_counts, fixes, identity, is_production_deployment,
-    lead_times, linked_identities, previous_deployment, restore_time, split_identity,
-    within_cloudwatch_window,
+    PipelineFilter, Signal, branch_counts, fixes, identity, is_production_deployment, lead_times,
+    linked_identities, restore_time, split_identity, within_cloudwatch_window,
 };
 use crate::error::DoraError;
 use crate::events::{self, Trigger};
@@ -57,6 +56,9 @@ pub struct Settings {
     /// `HOME_ACCOUNT_ID`: the function's own account. Pipelines of other accounts are
     /// `<account>/<name>`; unset, every event is treated as the function's own.
     pub home_account: Option<String>,
+    /// `DORA_RETENTION_DAYS` (parameter `DoraRetentionDays`, default 400): ledger items expire
+    /// that many days after their event time.
+    pub retention: ledger::Retention,
 }
 
 /// One of the four keys.
@@ -296,7 +298,8 @@ where
             commit_message: source.commit_message.clone(),
             trigger_type: input.trigger_type.clone().or(source.trigger_type.clone()),
         };
-        let recorded = ledger::record_deployment(&self.store, &deployment).await?;
+        let recorded =
+            ledger::record_deployment(&self.store, &deployment, self.settings.retention).await?;
         Ok(Some((recorded, source)))
     }
 
@@ -414,15 +417,8 @@ where
             tracing::info!(execution_id = %deployment.execution_id, "a rollback ships no change: no lead time");
             return Ok(0);
         }
-        let pk = ledger::lead_pk(&deployment.pipeline);
-        let lead = match self.store.get(&pk, &deployment.execution_id).await? {
-            Some(record) => serde_json::from_value::<LeadTimes>(record.data).map_err(|e| {
-                StateError::Corrupt {
-                    pk: pk.clone(),
-                    sk: deployment.execution_id.clone(),
-                    reason: e.to_string(),
-                }
-            })?,
+        let lead = match ledger::lead_times_of(&self.store, deployment).await? {
+            Some(lead) => lead,
             None => {
                 let commit_times = self.new_commit_times(deployment, source).await?;
                 let lead = LeadTimes {
@@ -431,7 +427,7 @@ where
                     time: deployment.time,
                     seconds: lead_times(deployment.time, &commit_times),
                 };
-                ledger::record_lead_times(&self.store, &lead).await?;
+                ledger::record_lead_times(&self.store, &lead, self.settings.retention).await?;
                 lead
             }
         };
@@ -483,8 +479,9 @@ where
             };
             return Ok(fallback(why));
         };
-        let deployments = ledger::deployments(&self.store, &deployment.pipeline).await?;
-        let base = previous_deployment(&deployments, deployment).and_then(|d| d.commit.clone());
+        let base = ledger::previous_deployment(&self.store, deployment)
+            .await?
+            .and_then(|d| d.commit);
         match base {
             Some(base) if base == head => Ok(Vec::new()),
             Some(base) => match github.compare(repository, &base, head).await? {
@@ -521,7 +518,7 @@ where
         cause: &str,
         now: i64,
     ) -> Result<usize, DoraError> {
-        ledger::record_failure(&self.store, deployment, cause).await?;
+        ledger::record_failure(&self.store, deployment, cause, self.settings.retention).await?;
         self.emit(
             FAILED_DEPLOYMENT_COUNT,
             &deployment.pipeline,
@@ -539,10 +536,8 @@ where
         if !deployment.is_rollback() {
             return Ok(0);
         }
-        let deployments = ledger::deployments(&self.store, &deployment.pipeline).await?;
-        match previous_deployment(&deployments, deployment) {
+        match ledger::previous_deployment(&self.store, deployment).await? {
             Some(replaced) => {
-                let replaced = replaced.clone();
                 self.fail(
                     &replaced,
                     &format!("rollback:{}", deployment.execution_id),
@@ -564,7 +559,7 @@ where
         now: i64,
     ) -> Result<usize, DoraError> {
         let mut datapoints = 0;
-        for incident in ledger::incidents(&self.store, &deployment.pipeline).await? {
+        for incident in ledger::open_incidents(&self.store, &deployment.pipeline).await? {
             if incident.restored.is_none() && fixes(deployment, &incident) {
                 datapoints += self.restore(&incident, deployment.time, now).await?;
             }
@@ -582,9 +577,14 @@ where
         if incident.restored.is_none() {
             ledger::restore_incident(&self.store, incident, restored).await?;
         }
-        let current = ledger::incident(&self.store, &incident.pipeline, &incident.id)
-            .await?
-            .unwrap_or_else(|| incident.clone());
+        let current = ledger::incident(
+            &self.store,
+            &incident.pipeline,
+            incident.created,
+            &incident.id,
+        )
+        .await?
+        .unwrap_or_else(|| incident.clone());
         let (Some(at), Some(seconds)) = (current.restored, current.time_to_restore()) else {
             return Ok(0);
         };
@@ -632,27 +632,44 @@ where
             .flatten();
         let mut datapoints = 0;
         for link in links {
-            let deployments = ledger::deployments(&self.store, &link.pipeline).await?;
-            let attributed = attribute(&deployments, item.created, link.execution_id.as_deref());
+            let named = match link.execution_id.as_deref() {
+                Some(execution) => {
+                    ledger::deployment_by_execution(&self.store, &link.pipeline, execution).await?
+                }
+                None => None,
+            };
+            let attributed = match named {
+                Some(d) => Some(d),
+                None => {
+                    ledger::latest_at_or_before(&self.store, &link.pipeline, item.created).await?
+                }
+            };
             let incident = ledger::record_incident(
                 &self.store,
                 &Incident {
                     id: item.id.clone(),
                     pipeline: link.pipeline.clone(),
-                    execution_id: attributed.map(|d| d.execution_id.clone()),
+                    execution_id: attributed.as_ref().map(|d| d.execution_id.clone()),
                     created: item.created,
                     restored: None,
                 },
+                self.settings.retention,
             )
             .await?;
             match calculator {
                 Calculator::ChangeFailureRate => {
-                    let failed = incident
-                        .execution_id
-                        .as_deref()
-                        .and_then(|e| deployments.iter().find(|d| d.execution_id == e));
+                    // The ledger's attribution (the first event's), whatever this one found.
+                    let failed = match incident.execution_id.as_deref() {
+                        Some(e) if attributed.as_ref().is_some_and(|d| d.execution_id == e) => {
+                            attributed.clone()
+                        }
+                        Some(e) => {
+                            ledger::deployment_by_execution(&self.store, &link.pipeline, e).await?
+                        }
+                        None => None,
+                    };
                     match failed {
-                        Some(d) => datapoints += self.fail(d, &item.id, now).await?,
+                        Some(d) => datapoints += self.fail(&d, &item.id, now).await?,
                         None => tracing::info!(
                             ops_item = %item.id,
                             pipeline = %link.pipeline,
@@ -661,7 +678,17 @@ where
                     }
                 }
                 Calculator::TimeToRestore => {
-                    if let Some(at) = restore_time(&incident, &deployments, resolved) {
+                    // Only the deployments between the incident's creation and its end (its
+                    // resolution, or now while open) can have fixed it: a bounded read.
+                    let until = resolved.unwrap_or(now).max(incident.created);
+                    let candidates = ledger::deployments_between(
+                        &self.store,
+                        &link.pipeline,
+                        incident.created,
+                        until,
+                    )
+                    .await?;
+                    if let Some(at) = restore_time(&incident, &candidates, resolved) {
                         datapoints += self.restore(&incident, at, now).await?;
                     }
                 }

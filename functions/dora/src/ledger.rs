@@ -1,25 +1,63 @@
-//! The deployment ledger in the state table: keys, idempotent writes and the whole-ledger read.
+//! The deployment ledger in the state table: time-ordered keys, bounded reads, idempotent writes.
 //!
-//! Layout (the report reads exactly this):
-//! - `DORA#PIPELINES` / `<pipeline>`: one index record per pipeline;
-//! - `DORA#DEPLOY#<pipeline>` / `<executionId>`: a [`Deployment`];
-//! - `DORA#LEAD#<pipeline>` / `<executionId>`: its [`LeadTimes`];
-//! - `DORA#FAILED#<pipeline>` / `<executionId>`: a [`Failure`];
-//! - `DORA#INCIDENT#<pipeline>` / `<opsItemId>`: an [`Incident`];
-//! - `DORA#EMITTED#<metric>` / `<pipeline>#<id>`: a datapoint-dedupe marker (TTL'd).
+//! Layout (the report reads exactly this). `<t>` is an event time in epoch seconds, zero-padded
+//! to 12 digits, so that sort keys sort by time:
+//! - `DORA#PIPELINES` / `<pipeline>`: one index record per pipeline (no TTL: one small item each);
+//! - `DORA#DEPLOY#<pipeline>` / `<t>#<executionId>`: a [`Deployment`], by time;
+//! - `DORA#EXEC#<pipeline>` / `<executionId>`: the same [`Deployment`], by execution id (written
+//!   with the first in one transaction: it makes the deployment once-per-execution);
+//! - `DORA#LEAD#<pipeline>` / `<t>#<executionId>`: its [`LeadTimes`];
+//! - `DORA#FAILED#<pipeline>` / `<t>#<executionId>`: a [`Failure`] (`<t>`: the deployment's);
+//! - `DORA#INCIDENT#<pipeline>` / `<t>#<opsItemId>`: an [`Incident`] (`<t>`: its creation);
+//! - `DORA#OPEN#<pipeline>` / `<opsItemId>`: the pipeline's open incidents, removed on restore;
+//! - `DORA#EMITTED#<metric>` / `<pipeline>#<id>`: a datapoint-dedupe marker (TTL 15 days).
+//!
+//! Every ledger item expires ([`Retention`], `DORA_RETENTION_DAYS`) that many days after its
+//! event time. Every read an event makes is bounded: one `Limit`ed query in reverse for "the
+//! deployment before", a point read by execution id, the small open-incident partition, or a
+//! time range; none reads a pipeline's whole history.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tollgate::state::{Record, StateError, StateStore};
+use tollgate::state::{Record, SkRange, StateError, StateStore, Write};
 
 use crate::model::{Deployment, Failure, Incident, LeadTimes, PipelineLedger};
 
 /// The partition key of the pipeline index.
 pub const PIPELINES_PK: &str = "DORA#PIPELINES";
 
+/// The default of `DORA_RETENTION_DAYS` (parameter `DoraRetentionDays`): a year and a month, enough
+/// for a year-over-year report.
+pub const DEFAULT_RETENTION_DAYS: u32 = 400;
+
+/// How long ledger items are kept: DynamoDB may delete each this many days after its event time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            days: DEFAULT_RETENTION_DAYS,
+        }
+    }
+}
+
+impl Retention {
+    /// The `expires_at` of an item whose event time is `time` (epoch seconds).
+    pub fn expires_at(self, time: i64) -> i64 {
+        time.saturating_add(i64::from(self.days) * 86_400)
+    }
+}
+
 /// `DORA#DEPLOY#<pipeline>`.
 pub fn deploy_pk(pipeline: &str) -> String {
     format!("DORA#DEPLOY#{pipeline}")
+}
+/// `DORA#EXEC#<pipeline>`.
+pub fn exec_pk(pipeline: &str) -> String {
+    format!("DORA#EXEC#{pipeline}")
 }
 /// `DORA#LEAD#<pipeline>`.
 pub fn lead_pk(pipeline: &str) -> String {
@@ -33,9 +71,28 @@ pub fn failed_pk(pipeline: &str) -> String {
 pub fn incident_pk(pipeline: &str) -> String {
     format!("DORA#INCIDENT#{pipeline}")
 }
+/// `DORA#OPEN#<pipeline>`: the pipeline's open incidents.
+pub fn open_pk(pipeline: &str) -> String {
+    format!("DORA#OPEN#{pipeline}")
+}
 /// `DORA#EMITTED#<metric>`: the datapoint-dedupe markers of one metric.
 pub fn emitted_pk(metric: &str) -> String {
     format!("DORA#EMITTED#{metric}")
+}
+
+/// The time-ordered sort key `<t>#<id>` (times before 1970 sort as 0).
+pub fn time_sk(time: i64, id: &str) -> String {
+    format!("{:012}#{id}", time.max(0))
+}
+
+/// The first sort key at `time`.
+fn time_floor(time: i64) -> String {
+    format!("{:012}#", time.max(0))
+}
+
+/// A sort key after every `<t>#<id>` at `time` (U+10FFFF sorts after every id byte).
+fn time_ceiling(time: i64) -> String {
+    format!("{:012}#\u{10FFFF}", time.max(0))
 }
 
 fn corrupt(record: &Record, reason: impl ToString) -> StateError {
@@ -54,31 +111,64 @@ fn encode<T: Serialize>(value: &T) -> Result<serde_json::Value, StateError> {
     serde_json::to_value(value).map_err(|e| StateError::Sdk(format!("cannot encode: {e}")))
 }
 
-async fn all<T: DeserializeOwned>(store: &impl StateStore, pk: &str) -> Result<Vec<T>, StateError> {
-    store.query(pk).await?.iter().map(decode).collect()
+/// The records of `pk` with event times in `from..=to`, oldest first.
+async fn between<T: DeserializeOwned>(
+    store: &impl StateStore,
+    pk: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<T>, StateError> {
+    let (lo, hi) = (time_floor(from), time_ceiling(to));
+    store
+        .query_range(pk, SkRange { from: &lo, to: &hi }, None, false)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
 }
 
-/// Every pipeline's ledger (all records; the report filters by time).
+/// Every pipeline's ledger with event times in `from..=to`, plus every incident open now.
 ///
-/// Pipelines come from the `DORA#PIPELINES` index, in name order; within one, deployments are
-/// sorted by time (then execution id), the other records likewise.
-pub async fn load(store: &impl StateStore) -> Result<Vec<PipelineLedger>, StateError> {
+/// Pipelines come from the `DORA#PIPELINES` index, in name order; within one, records are sorted
+/// by time (then id). Reads only the window: its cost is the window's records, not the history.
+pub async fn load_window(
+    store: &impl StateStore,
+    from: i64,
+    to: i64,
+) -> Result<Vec<PipelineLedger>, StateError> {
     let mut ledgers = Vec::new();
     for index in store.query(PIPELINES_PK).await? {
-        ledgers.push(pipeline(store, &index.sk).await?);
+        ledgers.push(pipeline_window(store, &index.sk, from, to).await?);
     }
     Ok(ledgers)
 }
 
-/// One pipeline's ledger.
+/// Every pipeline's whole ledger (all records still kept).
+pub async fn load(store: &impl StateStore) -> Result<Vec<PipelineLedger>, StateError> {
+    load_window(store, 0, i64::MAX / 2).await
+}
+
+/// One pipeline's whole ledger.
 pub async fn pipeline(store: &impl StateStore, name: &str) -> Result<PipelineLedger, StateError> {
-    let mut deployments: Vec<Deployment> = all(store, &deploy_pk(name)).await?;
-    deployments.sort_by(|a, b| (a.time, &a.execution_id).cmp(&(b.time, &b.execution_id)));
-    let mut lead_times: Vec<LeadTimes> = all(store, &lead_pk(name)).await?;
-    lead_times.sort_by(|a, b| (a.time, &a.execution_id).cmp(&(b.time, &b.execution_id)));
-    let mut failures: Vec<Failure> = all(store, &failed_pk(name)).await?;
-    failures.sort_by(|a, b| (a.time, &a.execution_id).cmp(&(b.time, &b.execution_id)));
-    let mut incidents: Vec<Incident> = all(store, &incident_pk(name)).await?;
+    pipeline_window(store, name, 0, i64::MAX / 2).await
+}
+
+/// One pipeline's records with event times in `from..=to`, and its open incidents.
+pub async fn pipeline_window(
+    store: &impl StateStore,
+    name: &str,
+    from: i64,
+    to: i64,
+) -> Result<PipelineLedger, StateError> {
+    let deployments: Vec<Deployment> = between(store, &deploy_pk(name), from, to).await?;
+    let lead_times: Vec<LeadTimes> = between(store, &lead_pk(name), from, to).await?;
+    let failures: Vec<Failure> = between(store, &failed_pk(name), from, to).await?;
+    let mut incidents: Vec<Incident> = between(store, &incident_pk(name), from, to).await?;
+    for open in open_incidents(store, name).await? {
+        if !incidents.iter().any(|i| i.id == open.id) {
+            incidents.push(open);
+        }
+    }
     incidents.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
     Ok(PipelineLedger {
         pipeline: name.to_string(),
@@ -105,41 +195,168 @@ pub async fn index_pipeline(store: &impl StateStore, pipeline: &str) -> Result<(
     create_once(store, record).await.map(|_| ())
 }
 
+fn expiring(record: Record, retention: Retention, time: i64) -> Record {
+    Record {
+        expires_at: Some(retention.expires_at(time)),
+        ..record
+    }
+}
+
 /// Records a production deployment once per execution id. Returns the ledger's deployment: the
 /// one given when this call recorded it, the one already there on a duplicate.
 pub async fn record_deployment(
     store: &impl StateStore,
     deployment: &Deployment,
+    retention: Retention,
 ) -> Result<Deployment, StateError> {
     index_pipeline(store, &deployment.pipeline).await?;
-    let pk = deploy_pk(&deployment.pipeline);
-    let record = Record::new(&pk, &deployment.execution_id).with_data(encode(deployment)?);
-    if create_once(store, record).await? {
-        return Ok(deployment.clone());
-    }
-    match store.get(&pk, &deployment.execution_id).await? {
-        Some(existing) => decode(&existing),
-        None => Ok(deployment.clone()),
+    let data = encode(deployment)?;
+    let by_exec = Record::new(exec_pk(&deployment.pipeline), &deployment.execution_id)
+        .with_data(data.clone());
+    let by_time = Record::new(
+        deploy_pk(&deployment.pipeline),
+        time_sk(deployment.time, &deployment.execution_id),
+    )
+    .with_data(data);
+    let writes = [
+        Write::Create(expiring(by_exec, retention, deployment.time)),
+        Write::Create(expiring(by_time, retention, deployment.time)),
+    ];
+    match store.write_all(&writes).await {
+        Ok(()) => Ok(deployment.clone()),
+        Err(StateError::AlreadyExists { .. }) | Err(StateError::TransactionConflict) => Ok(
+            deployment_by_execution(store, &deployment.pipeline, &deployment.execution_id)
+                .await?
+                .unwrap_or_else(|| deployment.clone()),
+        ),
+        Err(e) => Err(e),
     }
 }
 
-/// The pipeline's deployments, by time.
-pub async fn deployments(
+/// The deployment of `execution_id`, if it is recorded (one point read).
+pub async fn deployment_by_execution(
     store: &impl StateStore,
     pipeline: &str,
+    execution_id: &str,
+) -> Result<Option<Deployment>, StateError> {
+    match store.get(&exec_pk(pipeline), execution_id).await? {
+        Some(record) => decode(&record).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// How many deployments one reverse query reads while looking for the one before.
+const PAGE: usize = 10;
+
+/// The pipeline's latest deployment before `this` (by time, then execution id) that `accept`s,
+/// read newest first: usually one query of two items (`this` and the one before), then pages of
+/// [`PAGE`] while it skips rollbacks.
+async fn latest_before(
+    store: &impl StateStore,
+    this: &Deployment,
+    accept: impl Fn(&Deployment) -> bool,
+) -> Result<Option<Deployment>, StateError> {
+    let pk = deploy_pk(&this.pipeline);
+    let floor = time_floor(0);
+    let mut upper = time_sk(this.time, &this.execution_id);
+    // The first page is `this` and the one before it; later ones (past rollbacks) are larger.
+    let mut size = 2;
+    loop {
+        let page = store
+            .query_range(
+                &pk,
+                SkRange {
+                    from: &floor,
+                    to: &upper,
+                },
+                Some(size),
+                true,
+            )
+            .await?;
+        let full = page.len() == size;
+        size = PAGE;
+        for record in &page {
+            if record.sk == upper {
+                continue; // `this` itself (the range is inclusive)
+            }
+            let d: Deployment = decode(record)?;
+            if d.execution_id != this.execution_id
+                && (d.time, &d.execution_id) < (this.time, &this.execution_id)
+                && accept(&d)
+            {
+                return Ok(Some(d));
+            }
+        }
+        match page.last() {
+            Some(last) if full && last.sk != upper => upper = last.sk.clone(),
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// The deployment `this` shipped on top of: the latest non-rollback deployment before it
+/// (see [`crate::decide::previous_deployment`]), with one bounded reverse query.
+pub async fn previous_deployment(
+    store: &impl StateStore,
+    this: &Deployment,
+) -> Result<Option<Deployment>, StateError> {
+    latest_before(store, this, |d| !d.is_rollback()).await
+}
+
+/// The pipeline's latest deployment at or before `time` (any kind): one `Limit 1` reverse query.
+pub async fn latest_at_or_before(
+    store: &impl StateStore,
+    pipeline: &str,
+    time: i64,
+) -> Result<Option<Deployment>, StateError> {
+    let (lo, hi) = (time_floor(0), time_ceiling(time));
+    let page = store
+        .query_range(
+            &deploy_pk(pipeline),
+            SkRange { from: &lo, to: &hi },
+            Some(1),
+            true,
+        )
+        .await?;
+    page.first().map(decode).transpose()
+}
+
+/// The pipeline's deployments with times in `from..=to`, oldest first.
+pub async fn deployments_between(
+    store: &impl StateStore,
+    pipeline: &str,
+    from: i64,
+    to: i64,
 ) -> Result<Vec<Deployment>, StateError> {
-    let mut all: Vec<Deployment> = all(store, &deploy_pk(pipeline)).await?;
-    all.sort_by(|a, b| (a.time, &a.execution_id).cmp(&(b.time, &b.execution_id)));
-    Ok(all)
+    between(store, &deploy_pk(pipeline), from, to).await
+}
+
+/// The lead times recorded for `deployment`, if any (one point read).
+pub async fn lead_times_of(
+    store: &impl StateStore,
+    deployment: &Deployment,
+) -> Result<Option<LeadTimes>, StateError> {
+    let sk = time_sk(deployment.time, &deployment.execution_id);
+    match store.get(&lead_pk(&deployment.pipeline), &sk).await? {
+        Some(record) => decode(&record).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Records the lead times of a deployment (once).
 pub async fn record_lead_times(
     store: &impl StateStore,
     lead: &LeadTimes,
+    retention: Retention,
 ) -> Result<(), StateError> {
-    let record = Record::new(lead_pk(&lead.pipeline), &lead.execution_id).with_data(encode(lead)?);
-    create_once(store, record).await.map(|_| ())
+    let record = Record::new(
+        lead_pk(&lead.pipeline),
+        time_sk(lead.time, &lead.execution_id),
+    )
+    .with_data(encode(lead)?);
+    create_once(store, expiring(record, retention, lead.time))
+        .await
+        .map(|_| ())
 }
 
 /// Marks a deployment failed, or adds `cause` to its causes. True when the deployment was not
@@ -148,35 +365,31 @@ pub async fn record_failure(
     store: &impl StateStore,
     deployment: &Deployment,
     cause: &str,
+    retention: Retention,
 ) -> Result<bool, StateError> {
     let pk = failed_pk(&deployment.pipeline);
+    let sk = time_sk(deployment.time, &deployment.execution_id);
     let failure = Failure {
         pipeline: deployment.pipeline.clone(),
         execution_id: deployment.execution_id.clone(),
         time: deployment.time,
         causes: vec![cause.to_string()],
     };
-    let record = Record::new(&pk, &deployment.execution_id)
+    let record = Record::new(&pk, &sk)
         .with_state("FAILED")
         .with_data(encode(&failure)?);
-    if create_once(store, record).await? {
+    if create_once(store, expiring(record, retention, deployment.time)).await? {
         return Ok(true);
     }
     // Already failed: add the cause (best effort: a lost race only loses a cause's name).
-    if let Some(existing) = store.get(&pk, &deployment.execution_id).await? {
+    if let Some(existing) = store.get(&pk, &sk).await? {
         let mut known: Failure = decode(&existing)?;
         if !known.causes.iter().any(|c| c == cause) {
             known.causes.push(cause.to_string());
             known.causes.sort();
             let state = existing.state.as_deref().unwrap_or("FAILED");
             match store
-                .transition(
-                    &pk,
-                    &deployment.execution_id,
-                    state,
-                    state,
-                    Some(&encode(&known)?),
-                )
+                .transition(&pk, &sk, state, state, Some(&encode(&known)?))
                 .await
             {
                 Ok(()) | Err(StateError::TransitionNotAllowed { .. }) => {}
@@ -187,55 +400,82 @@ pub async fn record_failure(
     Ok(false)
 }
 
-/// The incident as recorded, if it is.
+/// The incident as recorded (by the OpsItem id and its creation time), if it is.
 pub async fn incident(
     store: &impl StateStore,
     pipeline: &str,
+    created: i64,
     id: &str,
 ) -> Result<Option<Incident>, StateError> {
-    match store.get(&incident_pk(pipeline), id).await? {
+    match store
+        .get(&incident_pk(pipeline), &time_sk(created, id))
+        .await?
+    {
         Some(record) => decode(&record).map(Some),
         None => Ok(None),
     }
 }
 
-/// The pipeline's incidents.
-pub async fn incidents(
+/// The pipeline's open incidents: the small `DORA#OPEN#` partition, not its history.
+pub async fn open_incidents(
     store: &impl StateStore,
     pipeline: &str,
 ) -> Result<Vec<Incident>, StateError> {
-    all(store, &incident_pk(pipeline)).await
-}
-
-/// Records an open incident once; returns the ledger's incident (the existing one on a duplicate).
-pub async fn record_incident(
-    store: &impl StateStore,
-    incident: &Incident,
-) -> Result<Incident, StateError> {
-    index_pipeline(store, &incident.pipeline).await?;
-    let pk = incident_pk(&incident.pipeline);
-    let state = if incident.restored.is_some() {
-        RESTORED
-    } else {
-        OPEN
-    };
-    let record = Record::new(&pk, &incident.id)
-        .with_state(state)
-        .with_data(encode(incident)?);
-    if create_once(store, record).await? {
-        return Ok(incident.clone());
-    }
-    match store.get(&pk, &incident.id).await? {
-        Some(existing) => decode(&existing),
-        None => Ok(incident.clone()),
-    }
+    store
+        .query(&open_pk(pipeline))
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
 }
 
 const OPEN: &str = "OPEN";
 const RESTORED: &str = "RESTORED";
 
-/// Fills in the restore time of an open incident, once. True when this call did it; false when
-/// it was already restored (by another event).
+/// Records an incident once (open, or already restored); returns the ledger's incident (the
+/// existing one on a duplicate).
+pub async fn record_incident(
+    store: &impl StateStore,
+    incident: &Incident,
+    retention: Retention,
+) -> Result<Incident, StateError> {
+    index_pipeline(store, &incident.pipeline).await?;
+    let pk = incident_pk(&incident.pipeline);
+    let sk = time_sk(incident.created, &incident.id);
+    let data = encode(incident)?;
+    let state = if incident.restored.is_some() {
+        RESTORED
+    } else {
+        OPEN
+    };
+    let mut writes = vec![Write::Create(expiring(
+        Record::new(&pk, &sk)
+            .with_state(state)
+            .with_data(data.clone()),
+        retention,
+        incident.created,
+    ))];
+    if incident.restored.is_none() {
+        writes.push(Write::Create(expiring(
+            Record::new(open_pk(&incident.pipeline), &incident.id).with_data(data),
+            retention,
+            incident.created,
+        )));
+    }
+    match store.write_all(&writes).await {
+        Ok(()) => Ok(incident.clone()),
+        Err(StateError::AlreadyExists { .. }) | Err(StateError::TransactionConflict) => {
+            match store.get(&pk, &sk).await? {
+                Some(existing) => decode(&existing),
+                None => Ok(incident.clone()),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Fills in the restore time of an open incident, once, and takes it off the open list. True
+/// when this call did it; false when it was already restored (by another event).
 pub async fn restore_incident(
     store: &impl StateStore,
     incident: &Incident,
@@ -243,18 +483,55 @@ pub async fn restore_incident(
 ) -> Result<bool, StateError> {
     let mut done = incident.clone();
     done.restored = Some(restored);
-    match store
+    let changed = match store
         .transition(
             &incident_pk(&incident.pipeline),
-            &incident.id,
+            &time_sk(incident.created, &incident.id),
             OPEN,
             RESTORED,
             Some(&encode(&done)?),
         )
         .await
     {
-        Ok(()) => Ok(true),
-        Err(StateError::TransitionNotAllowed { .. }) => Ok(false),
-        Err(e) => Err(e),
+        Ok(()) => true,
+        Err(StateError::TransitionNotAllowed { .. }) => false,
+        Err(e) => return Err(e),
+    };
+    store
+        .delete(&open_pk(&incident.pipeline), &incident.id)
+        .await?;
+    Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_keys_sort_by_time_then_id() {
+        let mut keys = vec![
+            time_sk(1_700_000_100, "a"),
+            time_sk(999, "z"),
+            time_sk(1_700_000_000, "b"),
+            time_sk(-5, "x"),
+        ];
+        keys.sort();
+        assert_eq!(
+            keys,
+            vec![
+                time_sk(-5, "x"),
+                time_sk(999, "z"),
+                time_sk(1_700_000_000, "b"),
+                time_sk(1_700_000_100, "a"),
+            ]
+        );
+        assert!(time_floor(999) <= time_sk(999, "z") && time_sk(999, "z") <= time_ceiling(999));
+        assert!(time_ceiling(999) < time_floor(1000));
+    }
+
+    #[test]
+    fn retention_expires_items_days_after_their_event_time() {
+        assert_eq!(Retention { days: 400 }.expires_at(0), 400 * 86_400);
+        assert_eq!(Retention::default().days, 400);
     }
 }
