@@ -227,6 +227,7 @@ pub fn success_output(approval_id: &str, decision: &Decision) -> serde_json::Val
         "comment": decision.comment,
         "time": crate::render::rfc3339(decision.at),
         "approvalId": approval_id,
+        "progress": decision.progress,
     })
 }
 
@@ -385,6 +386,7 @@ mod tests {
             },
             comment: comment.into(),
             at: 1_467_922_920,
+            progress: vec![],
         }
     }
 

@@ -11,7 +11,7 @@ use crate::render::{
 };
 use crate::signing::{LinkClaims, LinkError, SigningKey, is_id};
 use crate::store::{ApprovalStore, Loaded, StoreError};
-use crate::votes::{Plan, approvers_who_approved, plan, tally};
+use crate::votes::{Plan, approvals_that_count, plan, tally};
 
 /// The longest comment kept, in characters.
 pub const MAX_COMMENT_CHARS: usize = 1000;
@@ -399,11 +399,11 @@ fn vote_word(choice: Choice) -> &'static str {
 }
 
 fn waiting_line(approval: &Approval, votes: &[Vote]) -> String {
-    let approved = approvers_who_approved(votes).len();
-    let required = usize::try_from(approval.required_approvals).unwrap_or(usize::MAX);
+    let progress = approval.progress(&approvals_that_count(approval, votes));
     format!(
-        "{approved} of {required} approvals so far; the release waits for {} more.",
-        required.saturating_sub(approved)
+        "So far: {}. The release waits for {}.",
+        crate::groups::describe(&progress),
+        crate::groups::still_needed(&progress)
     )
 }
 
@@ -643,7 +643,7 @@ pub async fn cast_vote<S: StateStore>(
         let approval = &loaded.approval;
         let written = match plan(
             loaded.status,
-            approval.required_approvals,
+            approval,
             &loaded.votes,
             &vote.approver,
             vote.choice,
@@ -655,12 +655,19 @@ pub async fn cast_vote<S: StateStore>(
                 approved_by,
             } => {
                 let mut decided = approval.clone();
+                let progress = match outcome {
+                    Choice::Approve => approval.progress_record(&approved_by),
+                    Choice::Reject => {
+                        approval.progress_record(&approvals_that_count(approval, &loaded.votes))
+                    }
+                };
                 decided.decision = Some(Decision {
                     outcome,
                     approver: vote.approver.clone(),
                     approved_by,
                     comment: vote.comment.clone(),
                     at: vote.at,
+                    progress,
                 });
                 let to = status_for(outcome);
                 match store.vote(approval, vote, to, Some(&decided)).await {
@@ -668,7 +675,7 @@ pub async fn cast_vote<S: StateStore>(
                     Err(e) => e,
                 }
             }
-            Plan::Record { .. } => match store.vote(approval, vote, Status::Pending, None).await {
+            Plan::Record => match store.vote(approval, vote, Status::Pending, None).await {
                 Ok(()) => return finish_if_complete(store, id, vote).await,
                 Err(e) => e,
             },
@@ -692,14 +699,15 @@ async fn finish_if_complete<S: StateStore>(
         return Ok(None);
     };
     let approval = loaded.approval;
-    if loaded.status == Status::Pending
-        && tally(&loaded.votes, approval.required_approvals) == Some(Choice::Approve)
+    if loaded.status == Status::Pending && tally(&approval, &loaded.votes) == Some(Choice::Approve)
     {
         let mut decided = approval.clone();
+        let approved_by = approvals_that_count(&approval, &loaded.votes);
         decided.decision = Some(Decision {
             outcome: Choice::Approve,
             approver: vote.approver.clone(),
-            approved_by: approvers_who_approved(&loaded.votes),
+            progress: approval.progress_record(&approved_by),
+            approved_by,
             comment: vote.comment.clone(),
             at: vote.at,
         });
@@ -763,17 +771,12 @@ where
             } else {
                 decision.approver.clone()
             };
-            Reply::new(
-                200,
-                approval_message_page(
-                    &approval,
-                    title,
-                    &[
-                        format!("{} by {} at {}.", title, who, time(decision.at)),
-                        line,
-                    ],
-                ),
-            )
+            let mut lines = vec![format!("{} by {} at {}.", title, who, time(decision.at))];
+            if decision.progress.iter().any(|p| p.group.is_some()) {
+                lines.push(format!("Per group: {}.", progress_text(&decision.progress)));
+            }
+            lines.push(line);
+            Reply::new(200, approval_message_page(&approval, title, &lines))
         }
         Err(ResumeError::NoLongerWaiting(code)) => {
             approval.closed_reason = Some(format!(
@@ -805,6 +808,27 @@ where
             Reply::new(502, retry_page(&approval, &ctx, &problem))
         }
     }
+}
+
+/// `release: 1 of 1 (bob@example.com); security: 1 of 1 (dana@example.com)`.
+fn progress_text(progress: &[crate::model::GroupProgress]) -> String {
+    progress
+        .iter()
+        .map(|p| {
+            let who = if p.approved_by.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", p.approved_by.join(", "))
+            };
+            format!(
+                "{}: {} of {}{who}",
+                p.group.as_deref().unwrap_or("approvals"),
+                p.approved_by.len(),
+                p.required
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn capitalised(text: &str) -> String {
@@ -1081,6 +1105,9 @@ mod races {
             },
             approvers: approvers.iter().map(|a| a.to_string()).collect(),
             required_approvals: required,
+            quorum: None,
+            membership: vec![],
+            requested_by: None,
             subject: "s".into(),
             summary: String::new(),
             details: vec![],

@@ -18,6 +18,11 @@ pub type AwsApiDeps = ApiDeps<DynamoStateStore, SecretsManagerKey, AwsResumer>;
 pub const TEMPLATE_ORIGINS: &[(&str, Origin)] = &[
     ("APPROVAL_SENDER", Origin::Parameter("ApprovalSender")),
     ("PIPELINE_APPROVERS", Origin::Parameter("PipelineApprovers")),
+    ("APPROVER_GROUPS", Origin::Parameter("ApproverGroups")),
+    (
+        "ALLOW_SELF_APPROVAL",
+        Origin::Parameter("AllowSelfApproval"),
+    ),
     (
         "APPROVAL_RETENTION_DAYS",
         Origin::Parameter("ApprovalRetentionDays"),

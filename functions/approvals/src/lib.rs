@@ -3,6 +3,7 @@
 pub mod adapters;
 pub mod api;
 pub mod deps;
+pub mod groups;
 pub mod mailer;
 pub mod model;
 pub mod render;

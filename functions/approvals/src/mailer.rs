@@ -14,9 +14,10 @@ use crate::adapters::{
 
 /// Emails sent at the same time, at most.
 const SEND_CONCURRENCY: usize = 4;
+use crate::groups::ApproverGroups;
 use crate::model::{Approval, Status};
 use crate::render::{email_html, email_text, rfc3339};
-use crate::request::{ApprovalRequest, Invalid, is_email_address, parse_event};
+use crate::request::{ApprovalRequest, Invalid, Policy, parse_event};
 use crate::signing::{LinkClaims, link_url, new_id};
 use crate::store::{ApprovalStore, DEFAULT_RETENTION};
 
@@ -29,8 +30,8 @@ pub struct MailerSettings {
     pub sender: String,
     /// The Secrets Manager secret holding the signing key (`APPROVAL_SIGNING_SECRET`).
     pub signing_secret: String,
-    /// Approvers of CodePipeline approvals whose CustomData names none (`PIPELINE_APPROVERS`).
-    pub default_approvers: Vec<String>,
+    /// Who may approve: `APPROVER_GROUPS`, `PIPELINE_APPROVERS`, `ALLOW_SELF_APPROVAL`.
+    pub policy: Policy,
     /// How long approvals stay in the table after they expire (`APPROVAL_RETENTION_DAYS`).
     pub retention: std::time::Duration,
 }
@@ -46,20 +47,7 @@ impl MailerSettings {
             ));
         }
         let sender = required(env, "APPROVAL_SENDER")?;
-        let defaults: Vec<String> = env
-            .var("PIPELINE_APPROVERS")
-            .unwrap_or_default()
-            .split(',')
-            .map(|a| a.trim().to_ascii_lowercase())
-            .filter(|a| !a.is_empty())
-            .collect();
-        if let Some(bad) = defaults.iter().find(|a| !is_email_address(a)) {
-            return Err(ConfigError::invalid(
-                "PIPELINE_APPROVERS",
-                bad,
-                "give comma-separated email addresses",
-            ));
-        }
+        let policy = policy_from_env(env)?;
         let days: u64 = parsed_or(
             env,
             "APPROVAL_RETENTION_DAYS",
@@ -69,10 +57,50 @@ impl MailerSettings {
             base_url: base_url.trim_end_matches('/').to_string(),
             sender,
             signing_secret: required(env, "APPROVAL_SIGNING_SECRET")?,
-            default_approvers: defaults,
+            policy,
             retention: std::time::Duration::from_secs(days.saturating_mul(86_400)),
         })
     }
+}
+
+/// Reads `APPROVER_GROUPS` (a JSON object of group -> addresses), `PIPELINE_APPROVERS`
+/// (comma-separated `group:<name>` entries and member addresses) and `ALLOW_SELF_APPROVAL`.
+pub fn policy_from_env(env: &impl Env) -> Result<Policy, ConfigError> {
+    let text = env.var("APPROVER_GROUPS").unwrap_or_default();
+    let groups = ApproverGroups::parse(&text)
+        .map_err(|reason| ConfigError::invalid("APPROVER_GROUPS", &text, reason))?;
+    let pipeline_text = env.var("PIPELINE_APPROVERS").unwrap_or_default();
+    let pipeline_approvers: Vec<String> = pipeline_text
+        .split(',')
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())
+        .collect();
+    groups.resolve(&pipeline_approvers).map_err(|reason| {
+        ConfigError::invalid(
+            "PIPELINE_APPROVERS",
+            &pipeline_text,
+            format!(
+                "give comma-separated group:<name> entries and member addresses of ApproverGroups; {reason}"
+            ),
+        )
+    })?;
+    let allow = env.var("ALLOW_SELF_APPROVAL").unwrap_or_default();
+    let allow_self_approval = match allow.trim().to_ascii_lowercase().as_str() {
+        "" | "false" => false,
+        "true" => true,
+        _ => {
+            return Err(ConfigError::invalid(
+                "ALLOW_SELF_APPROVAL",
+                &allow,
+                "it must be true or false",
+            ));
+        }
+    };
+    Ok(Policy {
+        groups,
+        pipeline_approvers,
+        allow_self_approval,
+    })
 }
 
 /// Everything approval-mailer talks to.
@@ -162,7 +190,7 @@ where
     R: TaskResumer,
 {
     tracing::debug!(event = %loggable(event), "approval request received");
-    let requests = parse_event(event, &deps.settings.default_approvers).map_err(|e| {
+    let requests = parse_event(event, &deps.settings.policy).map_err(|e| {
         tracing::error!(reason = %e, "unusable event");
         diagnostic(INVALID_ERROR, e.to_string())
     })?;
@@ -236,6 +264,9 @@ where
         target: request.target,
         approvers: request.approvers,
         required_approvals: request.required_approvals,
+        quorum: Some(request.quorum),
+        membership: request.membership,
+        requested_by: request.requested_by,
         subject: request.subject,
         summary: request.summary,
         details: request.details,
@@ -393,7 +424,15 @@ mod tests {
                 "APPROVAL_SIGNING_SECRET",
                 "arn:aws:secretsmanager:us-east-1:1:secret:x",
             ),
-            ("PIPELINE_APPROVERS", "RM@example.com, qa@example.com"),
+            (
+                "APPROVER_GROUPS",
+                r#"{"release":["rm@example.com","QA@example.com"],"security":["sec@example.com"]}"#,
+            ),
+            (
+                "PIPELINE_APPROVERS",
+                "RM@example.com, qa@example.com, group:security",
+            ),
+            ("ALLOW_SELF_APPROVAL", "true"),
             ("APPROVAL_RETENTION_DAYS", "30"),
         ])
         .unwrap();
@@ -402,9 +441,10 @@ mod tests {
             "https://abc.execute-api.us-east-1.amazonaws.com"
         );
         assert_eq!(
-            s.default_approvers,
-            vec!["rm@example.com", "qa@example.com"]
+            s.policy.pipeline_approvers,
+            vec!["RM@example.com", "qa@example.com", "group:security"]
         );
+        assert!(s.policy.allow_self_approval);
         assert_eq!(s.retention.as_secs(), 30 * 86_400);
     }
 
@@ -418,6 +458,31 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.to_string().contains("PIPELINE_APPROVERS"), "{err}");
+    }
+
+    #[test]
+    fn pipeline_approvers_outside_every_group_name_approver_groups() {
+        let err = MailerSettings::from_env(&[
+            ("APPROVAL_BASE_URL", "https://x.example.com"),
+            ("APPROVAL_SENDER", "a@example.com"),
+            ("APPROVAL_SIGNING_SECRET", "s"),
+            ("APPROVER_GROUPS", r#"{"release":["rm@example.com"]}"#),
+            ("PIPELINE_APPROVERS", "group:ops"),
+        ])
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("PIPELINE_APPROVERS") && text.contains("ApproverGroups"),
+            "{text}"
+        );
+        let err = MailerSettings::from_env(&[
+            ("APPROVAL_BASE_URL", "https://x.example.com"),
+            ("APPROVAL_SENDER", "a@example.com"),
+            ("APPROVAL_SIGNING_SECRET", "s"),
+            ("APPROVER_GROUPS", "[\"rm@example.com\"]"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("APPROVER_GROUPS"), "{err}");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::groups::{Bucket, Quorum, count_toward};
+
 /// What resumes when the approval is decided.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -143,6 +145,17 @@ pub struct Vote {
     pub user_agent: Option<String>,
 }
 
+/// One part of the quorum at decision time: the group (none for a plain count), how many it
+/// needed, and who counted toward it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupProgress {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    pub required: u32,
+    pub approved_by: Vec<String>,
+}
+
 /// The final decision, recorded on the approval when it leaves `PENDING`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
@@ -156,6 +169,9 @@ pub struct Decision {
     pub comment: String,
     /// Epoch seconds.
     pub at: i64,
+    /// Per part of the quorum, who counted toward it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub progress: Vec<GroupProgress>,
 }
 
 /// An approval request as stored under `APPROVAL#<id>`.
@@ -166,6 +182,17 @@ pub struct Approval {
     /// Lower-cased email addresses, each once.
     pub approvers: Vec<String>,
     pub required_approvals: u32,
+    /// The quorum per group; `None` (and in items written before groups): `required_approvals`
+    /// distinct approvers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<Quorum>,
+    /// For each approver group, which approvers belong to it (as `ApproverGroups` said when the
+    /// request was made).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub membership: Vec<(String, Vec<String>)>,
+    /// Who asked for the release; they got no link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
     pub subject: String,
     #[serde(default)]
     pub summary: String,
@@ -205,6 +232,30 @@ impl std::fmt::Debug for Approval {
 }
 
 impl Approval {
+    /// The quorum this approval needs.
+    pub fn quorum(&self) -> Quorum {
+        self.quorum
+            .clone()
+            .unwrap_or(Quorum::Count(self.required_approvals.max(1)))
+    }
+
+    /// How `approved` (distinct approvers, in order) fill the quorum, part by part.
+    pub fn progress(&self, approved: &[String]) -> Vec<Bucket> {
+        count_toward(&self.quorum(), &self.membership, approved)
+    }
+
+    /// [`Approval::progress`] as recorded in a decision.
+    pub fn progress_record(&self, approved: &[String]) -> Vec<GroupProgress> {
+        self.progress(approved)
+            .into_iter()
+            .map(|b| GroupProgress {
+                group: b.group,
+                required: b.required,
+                approved_by: b.counted,
+            })
+            .collect()
+    }
+
     /// Whether `approver` (any case) is one of this approval's approvers.
     pub fn has_approver(&self, approver: &str) -> bool {
         let wanted = approver.to_ascii_lowercase();
@@ -228,6 +279,9 @@ mod tests {
             },
             approvers: vec!["a@example.com".into()],
             required_approvals: 1,
+            quorum: None,
+            membership: vec![],
+            requested_by: None,
             subject: "s".into(),
             summary: String::new(),
             details: vec![],

@@ -7,6 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sha2::{Digest, Sha256};
 
+use crate::groups::Quorum;
 use crate::model::{Approval, Choice, Vote};
 use crate::signing::LinkClaims;
 
@@ -143,14 +144,29 @@ fn hidden_fields(ctx: &PageContext<'_>) -> Markup {
     }
 }
 
+/// Whether the approval needs more than one approval, or approvals from named groups.
+fn needs_several(approval: &Approval) -> bool {
+    approval.required_approvals > 1 || matches!(approval.quorum(), Quorum::Groups(_))
+}
+
+/// Who approved so far and what is still needed, per group.
 fn progress(approval: &Approval, votes: &[Vote]) -> Markup {
-    let approved = crate::votes::approvers_who_approved(votes);
+    let buckets = approval.progress(&crate::votes::approvals_that_count(approval, votes));
     html! {
-        @if approval.required_approvals > 1 {
-            p.meta {
-                "Needs " (approval.required_approvals) " approvals; " (approved.len()) " so far"
-                @if !approved.is_empty() { " (" (approved.join(", ")) ")" }
-                "."
+        @if needs_several(approval) {
+            table.progress {
+                @for b in &buckets {
+                    tr {
+                        th scope="row" {
+                            @match &b.group { Some(g) => { "Group " (g) }, None => "Approvals" }
+                        }
+                        td {
+                            (b.counted.len()) " of " (b.required)
+                            @if !b.counted.is_empty() { " (" (b.counted.join(", ")) ")" }
+                            @if b.missing() > 0 { ": " (b.missing()) " more needed" }
+                        }
+                    }
+                }
             }
         }
     }
@@ -242,6 +258,21 @@ pub fn outcome_word(choice: Choice) -> &'static str {
     }
 }
 
+/// `This release needs 2 approvals (release: 1, security: 1). One rejection rejects it.`
+pub fn quorum_sentence(approval: &Approval) -> String {
+    let parts = match approval.quorum() {
+        Quorum::Groups(groups) => {
+            let each: Vec<String> = groups.iter().map(|(g, n)| format!("{g}: {n}")).collect();
+            format!(" ({}; each person counts once)", each.join(", "))
+        }
+        Quorum::Count(_) => String::new(),
+    };
+    format!(
+        "This release needs {} approvals{parts}. One rejection rejects it.",
+        approval.required_approvals
+    )
+}
+
 /// The approval email for one approver, as HTML (inline styles: mail clients drop stylesheets).
 pub fn email_html(approval: &Approval, approver: &str, link: &str) -> String {
     let button = "display:inline-block;background:#1f4fd1;color:#ffffff;padding:12px 20px;border-radius:6px;text-decoration:none;font-weight:600";
@@ -279,8 +310,8 @@ pub fn email_html(approval: &Approval, approver: &str, link: &str) -> String {
                             }
                         }
                     }
-                    @if approval.required_approvals > 1 {
-                        p { "This release needs " (approval.required_approvals) " approvals. One rejection rejects it." }
+                    @if needs_several(approval) {
+                        p { (quorum_sentence(approval)) }
                     }
                     p style="margin:24px 0" { a href=(link) style=(button) { "Review and decide" } }
                     p style="font-size:13px;color:#555555" {
@@ -314,11 +345,9 @@ pub fn email_text(approval: &Approval, approver: &str, link: &str) -> String {
     if !approval.links.is_empty() {
         out.push('\n');
     }
-    if approval.required_approvals > 1 {
-        out.push_str(&format!(
-            "This release needs {} approvals. One rejection rejects it.\n\n",
-            approval.required_approvals
-        ));
+    if needs_several(approval) {
+        out.push_str(&quorum_sentence(approval));
+        out.push_str("\n\n");
     }
     out.push_str(&format!(
         "Review and decide: {link}\n\nOpening the link changes nothing: you approve or reject on the page. \
@@ -350,6 +379,9 @@ mod tests {
             },
             approvers: vec!["a@example.com".into()],
             required_approvals: 1,
+            quorum: None,
+            membership: vec![],
+            requested_by: None,
             subject: "Release <b>orders</b>".into(),
             summary: "Ships <script>alert(1)</script>".into(),
             details,

@@ -3,7 +3,23 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::groups::{
+    ApproverGroups, GROUP_PREFIX, Quorum, count_toward, describe, is_met, still_needed,
+};
 use crate::model::Target;
+
+/// Who may approve, as the deployment says (never the request): the approver groups, the
+/// approvers of CodePipeline approvals without `CustomData`, and whether a requester may approve
+/// their own release.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// `ApproverGroups` (`APPROVER_GROUPS`).
+    pub groups: ApproverGroups,
+    /// `PipelineApprovers` (`PIPELINE_APPROVERS`): `group:<name>` entries and member addresses.
+    pub pipeline_approvers: Vec<String>,
+    /// `AllowSelfApproval` (`ALLOW_SELF_APPROVAL`), false unless the deployer turns it on.
+    pub allow_self_approval: bool,
+}
 
 /// Step Functions task tokens are at most this long (AWS's limit on `taskToken`).
 pub const MAX_TASK_TOKEN_CHARS: usize = 2048;
@@ -24,8 +40,16 @@ pub const MAX_SUBJECT_CHARS: usize = 200;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalRequest {
     pub target: Target,
+    /// Who gets a link: the people the request names, lower-cased, each once, without the
+    /// requester (unless self-approval is allowed).
     pub approvers: Vec<String>,
+    /// The approvals needed in all ([`Quorum::total`]).
     pub required_approvals: u32,
+    pub quorum: Quorum,
+    /// For each group, which of `approvers` belong to it.
+    pub membership: Vec<(String, Vec<String>)>,
+    /// Who asked for the release (their approval never counts unless self-approval is allowed).
+    pub requested_by: Option<String>,
     pub subject: String,
     pub summary: String,
     pub details: Vec<(String, String)>,
@@ -67,6 +91,7 @@ struct TaskInput {
     links: Value,
     expires_in_minutes: Option<Value>,
     required_approvals: Option<Value>,
+    requested_by: Option<Value>,
 }
 
 /// Reads an invocation payload: a Step Functions task input (`taskToken`) or an SNS event
@@ -75,7 +100,7 @@ struct TaskInput {
 /// readable, so the workflow can be failed rather than left waiting).
 pub fn parse_event(
     event: &Value,
-    default_approvers: &[String],
+    policy: &Policy,
 ) -> Result<Vec<Result<ApprovalRequest, Invalid>>, Invalid> {
     if let Some(records) = event.get("Records").and_then(Value::as_array) {
         let requests = records
@@ -97,13 +122,13 @@ pub fn parse_event(
                         ),
                     )
                 })?;
-                parse_codepipeline(&parsed, default_approvers)
+                parse_codepipeline(&parsed, policy)
             })
             .collect();
         return Ok(requests);
     }
     if event.get("taskToken").is_some() {
-        return Ok(vec![parse_task_input(event)]);
+        return Ok(vec![parse_task_input(event, policy)]);
     }
     Err(Invalid::new(
         None,
@@ -113,7 +138,7 @@ pub fn parse_event(
 }
 
 /// Parses a Step Functions task input.
-pub fn parse_task_input(event: &Value) -> Result<ApprovalRequest, Invalid> {
+pub fn parse_task_input(event: &Value, policy: &Policy) -> Result<ApprovalRequest, Invalid> {
     let input: TaskInput = serde_json::from_value(event.clone()).map_err(|e| {
         let target =
             event
@@ -141,7 +166,20 @@ pub fn parse_task_input(event: &Value) -> Result<ApprovalRequest, Invalid> {
     }
     let target = Target::StepFunctions { task_token: token };
     let t = Some(&target);
-    let approvers = approvers(&input.approvers, &[]).map_err(|r| Invalid::new(t, r))?;
+    let approvers = approvers(&input.approvers, &[], policy).map_err(|r| Invalid::new(t, r))?;
+    let requested_by = match input.requested_by {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) if is_email_address(&s.trim().to_ascii_lowercase()) => {
+            Some(s.trim().to_ascii_lowercase())
+        }
+        Some(other) => {
+            return Err(Invalid::new(
+                t,
+                format!("requestedBy must be the requester's email address, not {other}"),
+            ));
+        }
+    };
     let expires_minutes = match input.expires_in_minutes {
         None | Some(Value::Null) => DEFAULT_EXPIRES_MINUTES,
         Some(v) => positive_integer(&v, "expiresInMinutes").map_err(|r| Invalid::new(t, r))?,
@@ -154,11 +192,14 @@ pub fn parse_task_input(event: &Value) -> Result<ApprovalRequest, Invalid> {
             ),
         ));
     }
-    let required = match input.required_approvals {
-        None | Some(Value::Null) => 1,
-        Some(v) => positive_integer(&v, "requiredApprovals").map_err(|r| Invalid::new(t, r))?,
-    };
-    let required = check_required(required, approvers.len()).map_err(|r| Invalid::new(t, r))?;
+    let quorum = quorum(
+        input.required_approvals.as_ref(),
+        "requiredApprovals",
+        policy,
+    )
+    .map_err(|r| Invalid::new(t, r))?;
+    let settled = settle(approvers, quorum, requested_by.as_deref(), policy)
+        .map_err(|r| Invalid::new(t, r))?;
     let details = pairs(&input.details, "details").map_err(|r| Invalid::new(t, r))?;
     let links = pairs(&input.links, "links").map_err(|r| Invalid::new(t, r))?;
     let summary = clip(input.summary.as_deref().unwrap_or(""), MAX_VALUE_CHARS);
@@ -170,8 +211,11 @@ pub fn parse_task_input(event: &Value) -> Result<ApprovalRequest, Invalid> {
         .unwrap_or_else(|| default_subject(&summary));
     Ok(ApprovalRequest {
         target,
-        approvers,
-        required_approvals: required,
+        required_approvals: settled.quorum.total(),
+        approvers: settled.approvers,
+        quorum: settled.quorum,
+        membership: settled.membership,
+        requested_by,
         subject: clip(&subject, MAX_SUBJECT_CHARS),
         summary,
         details,
@@ -214,12 +258,10 @@ struct CustomData {
 }
 
 /// Parses CodePipeline's approval notification (the JSON inside the SNS message). Approvers come
-/// from `CustomData` when it is a JSON object with `approvers`, otherwise from
-/// `default_approvers` (the `PIPELINE_APPROVERS` setting).
-pub fn parse_codepipeline(
-    message: &Value,
-    default_approvers: &[String],
-) -> Result<ApprovalRequest, Invalid> {
+/// from `CustomData` when it is a JSON object with `approvers`, otherwise from the policy's
+/// `pipeline_approvers` (the `PIPELINE_APPROVERS` setting); every one must be in an approver group.
+pub fn parse_codepipeline(message: &Value, policy: &Policy) -> Result<ApprovalRequest, Invalid> {
+    let default_approvers = policy.pipeline_approvers.as_slice();
     let note: PipelineNotification = serde_json::from_value(message.clone()).map_err(|e| {
         Invalid::new(
             None,
@@ -250,22 +292,23 @@ pub fn parse_codepipeline(
         })?;
     let (approvers, summary, subject, details, required) = match custom {
         Some(c) => (
-            approvers(&c.approvers, default_approvers),
+            approvers(&c.approvers, default_approvers, policy),
             c.summary.unwrap_or_default(),
             c.subject,
             pairs(&c.details, "CustomData.details").map_err(|r| Invalid::new(t, r))?,
-            match c.required_approvals {
-                None | Some(Value::Null) => 1,
-                Some(v) => positive_integer(&v, "CustomData.requiredApprovals")
-                    .map_err(|r| Invalid::new(t, r))?,
-            },
+            quorum(
+                c.required_approvals.as_ref(),
+                "CustomData.requiredApprovals",
+                policy,
+            )
+            .map_err(|r| Invalid::new(t, r))?,
         ),
         None => (
-            approvers(&Value::Null, default_approvers),
+            approvers(&Value::Null, default_approvers, policy),
             custom_text,
             None,
             Vec::new(),
-            1,
+            Quorum::Count(1),
         ),
     };
     let approvers = approvers.map_err(|r| {
@@ -273,11 +316,11 @@ pub fn parse_codepipeline(
             t,
             format!(
                 "{r}. For CodePipeline approvals, list them in the action's CustomData as JSON \
-                 ({{\"approvers\": [\"a@example.com\"]}}) or in the PipelineApprovers template parameter"
+                 ({{\"approvers\": [\"group:release\"]}}) or in the PipelineApprovers template parameter"
             ),
         )
     })?;
-    let required = check_required(required, approvers.len()).map_err(|r| Invalid::new(t, r))?;
+    let settled = settle(approvers, required, None, policy).map_err(|r| Invalid::new(t, r))?;
     let mut details = details;
     details.splice(
         0..0,
@@ -320,8 +363,11 @@ pub fn parse_codepipeline(
     });
     Ok(ApprovalRequest {
         target,
-        approvers,
-        required_approvals: required,
+        required_approvals: settled.quorum.total(),
+        approvers: settled.approvers,
+        quorum: settled.quorum,
+        membership: settled.membership,
+        requested_by: None,
         subject: clip(&one_line(&subject), MAX_SUBJECT_CHARS),
         summary,
         details,
@@ -348,23 +394,26 @@ pub fn parse_pipeline_time(text: &str) -> Option<i64> {
         .map(|d| d.secs())
 }
 
-/// Approvers from a JSON array (or comma-separated string) of email addresses, lower-cased, each
-/// once; `fallback` when none are given.
-fn approvers(value: &Value, fallback: &[String]) -> Result<Vec<String>, String> {
+/// Approvers from a JSON array (or comma-separated string) of `group:<name>` entries and email
+/// addresses (`fallback` when none are given), resolved against the approver groups: the people
+/// asked, lower-cased, each once.
+fn approvers(value: &Value, fallback: &[String], policy: &Policy) -> Result<Vec<String>, String> {
     let given: Vec<String> = match value {
         Value::Null => Vec::new(),
         Value::String(s) => s.split(',').map(str::to_string).collect(),
         Value::Array(items) => items
             .iter()
             .map(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| format!("approvers: {v} is not an email address string"))
+                v.as_str().map(str::to_string).ok_or_else(|| {
+                    format!(
+                        "approvers: {v} is not a string (an email address or {GROUP_PREFIX}<name>)"
+                    )
+                })
             })
             .collect::<Result<_, _>>()?,
         other => {
             return Err(format!(
-                "approvers must be a list of email addresses, not {other}"
+                "approvers must be a list of email addresses and {GROUP_PREFIX}<name> entries, not {other}"
             ));
         }
     };
@@ -373,26 +422,103 @@ fn approvers(value: &Value, fallback: &[String]) -> Result<Vec<String>, String> 
     } else {
         given
     };
-    let mut out: Vec<String> = Vec::new();
-    for raw in source {
-        let address = raw.trim().to_ascii_lowercase();
-        if address.is_empty() {
-            continue;
-        }
-        if !is_email_address(&address) {
-            return Err(format!("approvers: {raw:?} is not an email address"));
-        }
-        if !out.contains(&address) {
-            out.push(address);
-        }
-    }
+    let out = policy.groups.resolve(&source)?;
     if out.is_empty() {
-        return Err("no approvers: give at least one email address in `approvers`".into());
+        return Err(
+            "no approvers: give at least one group:<name> or email address in `approvers`".into(),
+        );
     }
     if out.len() > MAX_APPROVERS {
         return Err(format!("{} approvers: at most {MAX_APPROVERS}", out.len()));
     }
     Ok(out)
+}
+
+/// `requiredApprovals`: a positive number (that many distinct approvers), or an object of
+/// declared group -> positive number (that many distinct members of each).
+fn quorum(value: Option<&Value>, name: &str, policy: &Policy) -> Result<Quorum, String> {
+    match value {
+        None | Some(Value::Null) => Ok(Quorum::Count(1)),
+        Some(Value::Object(map)) => {
+            if map.is_empty() {
+                return Err(format!(
+                    "{name} is an empty object: name at least one group"
+                ));
+            }
+            let mut parts = Vec::new();
+            for (group, n) in map {
+                if !policy.groups.contains_group(group) {
+                    return Err(format!(
+                        "{name}: {group:?} is not a declared approver group (the {} stack parameter)",
+                        crate::groups::PARAMETER
+                    ));
+                }
+                let n = positive_integer(n, &format!("{name}.{group}"))?;
+                let n = u32::try_from(n).map_err(|_| format!("{name}.{group} is too large"))?;
+                parts.push((group.clone(), n));
+            }
+            Ok(Quorum::Groups(parts))
+        }
+        Some(v) => {
+            let n = positive_integer(v, name)?;
+            Ok(Quorum::Count(
+                u32::try_from(n).map_err(|_| format!("{name} {n} is too large"))?,
+            ))
+        }
+    }
+}
+
+/// The asked people once the requester is left out, and the proof that they can meet the quorum.
+struct Settled {
+    approvers: Vec<String>,
+    quorum: Quorum,
+    membership: Vec<(String, Vec<String>)>,
+}
+
+/// Leaves the requester out (unless self-approval is allowed) and refuses a quorum the remaining
+/// approvers could never meet.
+fn settle(
+    mut approvers: Vec<String>,
+    quorum: Quorum,
+    requested_by: Option<&str>,
+    policy: &Policy,
+) -> Result<Settled, String> {
+    let mut excluded = None;
+    if let Some(requester) = requested_by.filter(|_| !policy.allow_self_approval)
+        && approvers.iter().any(|a| a == requester)
+    {
+        approvers.retain(|a| a != requester);
+        excluded = Some(requester.to_string());
+    }
+    let membership = policy.groups.membership(&approvers);
+    let buckets = count_toward(&quorum, &membership, &approvers);
+    if approvers.is_empty() || !is_met(&buckets) {
+        let without = match &excluded {
+            Some(r) => format!(
+                " once the requester {r} is left out (nobody approves their own release; \
+                 the AllowSelfApproval stack parameter is false)"
+            ),
+            None => String::new(),
+        };
+        return Err(match &quorum {
+            Quorum::Count(n) => format!(
+                "requiredApprovals is {n} but only {} eligible approver(s) are listed{without}: \
+                 the approval could never pass",
+                approvers.len()
+            ),
+            Quorum::Groups(_) => format!(
+                "requiredApprovals cannot be met by the listed approvers{without}: at best {}, \
+                 still {}; the approval could never pass",
+                describe(&buckets),
+                still_needed(&buckets)
+            ),
+        });
+    }
+    Ok(Settled {
+        approvers,
+        quorum,
+        membership,
+    })
 }
 
 /// A plain `local@domain.tld` address: no display name, spaces, angle brackets or control
@@ -422,17 +548,6 @@ fn positive_integer(value: &Value, name: &str) -> Result<u64, String> {
     };
     n.filter(|n| *n > 0)
         .ok_or_else(|| format!("{name} must be a positive whole number, not {value}"))
-}
-
-fn check_required(required: u64, approvers: usize) -> Result<u32, String> {
-    let count = u64::try_from(approvers).unwrap_or(u64::MAX);
-    if required > count {
-        return Err(format!(
-            "requiredApprovals is {required} but only {approvers} approver(s) are listed: the \
-             approval could never pass"
-        ));
-    }
-    u32::try_from(required).map_err(|_| format!("requiredApprovals {required} is too large"))
 }
 
 /// An object of key -> value pairs (values of any JSON type are shown as text), in input order.
@@ -488,8 +603,37 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Every address these tests name, in group `release`; `security` overlaps it in one.
+    fn policy() -> Policy {
+        Policy {
+            groups: ApproverGroups::from_pairs([
+                (
+                    "release",
+                    vec![
+                        "rm@example.com",
+                        "a@example.com",
+                        "b@example.com",
+                        "default@example.com",
+                        "d@example.com",
+                        "release.manager@example.com",
+                        "qa.lead@example.com",
+                    ],
+                ),
+                ("security", vec!["carol@example.com", "b@example.com"]),
+            ]),
+            ..Policy::default()
+        }
+    }
+
+    fn with_pipeline_approvers(entries: &[&str]) -> Policy {
+        Policy {
+            pipeline_approvers: entries.iter().map(|e| e.to_string()).collect(),
+            ..policy()
+        }
+    }
+
     fn sfn(input: Value) -> Result<ApprovalRequest, Invalid> {
-        parse_task_input(&input)
+        parse_task_input(&input, &policy())
     }
 
     #[test]
@@ -592,7 +736,7 @@ mod tests {
     fn codepipeline_approvers_come_from_custom_data_json() {
         let r = parse_codepipeline(
             &pipeline_message(r#"{"approvers": ["rm@example.com"], "summary": "Ship v2"}"#),
-            &["default@example.com".into()],
+            &with_pipeline_approvers(&["default@example.com"]),
         )
         .unwrap();
         assert_eq!(r.approvers, vec!["rm@example.com"]);
@@ -611,7 +755,7 @@ mod tests {
     fn codepipeline_plain_custom_data_is_the_summary_and_default_approvers_apply() {
         let r = parse_codepipeline(
             &pipeline_message("Review the latest changes."),
-            &["default@example.com".into()],
+            &with_pipeline_approvers(&["default@example.com"]),
         )
         .unwrap();
         assert_eq!(r.approvers, vec!["default@example.com"]);
@@ -620,7 +764,11 @@ mod tests {
 
     #[test]
     fn codepipeline_review_link_with_the_token_is_never_kept() {
-        let r = parse_codepipeline(&pipeline_message("x"), &["d@example.com".into()]).unwrap();
+        let r = parse_codepipeline(
+            &pipeline_message("x"),
+            &with_pipeline_approvers(&["d@example.com"]),
+        )
+        .unwrap();
         for (_, url) in &r.links {
             assert!(!url.contains("EXAMPLETOKEN"), "{url}");
         }
@@ -629,7 +777,7 @@ mod tests {
 
     #[test]
     fn codepipeline_without_any_approver_is_invalid_with_its_target() {
-        let err = parse_codepipeline(&pipeline_message("x"), &[]).unwrap_err();
+        let err = parse_codepipeline(&pipeline_message("x"), &policy()).unwrap_err();
         assert!(err.target.is_some());
         assert!(err.reason.contains("PipelineApprovers"), "{err}");
     }
@@ -653,7 +801,7 @@ mod tests {
             "MessageId": "m-1",
             "Message": pipeline_message(r#"{"approvers": "a@example.com,b@example.com"}"#).to_string()
         }}]});
-        let requests = parse_event(&event, &[]).unwrap();
+        let requests = parse_event(&event, &policy()).unwrap();
         assert_eq!(requests.len(), 1);
         let request = requests[0].as_ref().unwrap();
         assert_eq!(request.approvers.len(), 2);
@@ -661,7 +809,7 @@ mod tests {
             request.target.token(),
             "1a2b3c4d-573f-4ea7-a67e-EXAMPLETOKEN"
         );
-        assert!(parse_event(&json!({"hello": 1}), &[]).is_err());
+        assert!(parse_event(&json!({"hello": 1}), &policy()).is_err());
     }
 
     #[test]
@@ -686,13 +834,111 @@ mod tests {
 
     #[test]
     fn the_sample_events_of_both_triggers_are_usable_requests() {
-        let sfn = parse_event(&sample("approval-mailer.step-functions.json"), &[]).unwrap();
+        let sfn = parse_event(&sample("approval-mailer.step-functions.json"), &policy()).unwrap();
         let sfn = sfn[0].as_ref().unwrap();
         assert_eq!(sfn.approvers.len(), 2);
         assert!(matches!(sfn.target, Target::StepFunctions { .. }));
-        let sns = parse_event(&sample("approval-mailer.codepipeline-sns.json"), &[]).unwrap();
+        let sns = parse_event(&sample("approval-mailer.codepipeline-sns.json"), &policy()).unwrap();
         let sns = sns[0].as_ref().unwrap();
         assert_eq!(sns.approvers, vec!["release.manager@example.com"]);
         assert!(matches!(sns.target, Target::CodePipeline { ref stage, .. } if stage == "Approve"));
+    }
+
+    #[test]
+    fn an_address_outside_every_group_refuses_the_request_naming_it_and_approver_groups() {
+        let err =
+            sfn(json!({"taskToken": "tok", "approvers": ["a@example.com", "mallory@example.com"]}))
+                .unwrap_err();
+        assert!(err.reason.contains("mallory@example.com"), "{err}");
+        assert!(err.reason.contains("ApproverGroups"), "{err}");
+        assert_eq!(err.target.as_ref().map(Target::token), Some("tok"));
+    }
+
+    #[test]
+    fn an_unknown_group_refuses_the_request_naming_it_and_approver_groups() {
+        let err = sfn(json!({"taskToken": "tok", "approvers": ["group:ops"]})).unwrap_err();
+        assert!(
+            err.reason.contains("group:ops") && err.reason.contains("ApproverGroups"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn group_entries_expand_to_their_members_and_addresses_compare_case_insensitively() {
+        let r = sfn(json!({"taskToken": "tok", "approvers": ["group:security", "B@Example.com"]}))
+            .unwrap();
+        assert_eq!(r.approvers, vec!["carol@example.com", "b@example.com"]);
+        assert_eq!(r.quorum, Quorum::Count(1));
+    }
+
+    #[test]
+    fn a_quorum_per_group_is_read_and_must_be_reachable_with_one_vote_per_person() {
+        let r = sfn(
+            json!({"taskToken": "tok", "approvers": ["group:security", "a@example.com"],
+                            "requiredApprovals": {"release": 1, "security": 1}}),
+        )
+        .unwrap();
+        assert_eq!(r.required_approvals, 2);
+        assert_eq!(
+            r.quorum,
+            Quorum::Groups(vec![("release".into(), 1), ("security".into(), 1)])
+        );
+        // b is in both groups but is one person: release 1 + security 1 needs two people.
+        let err = sfn(json!({"taskToken": "tok", "approvers": ["b@example.com"],
+                              "requiredApprovals": {"release": 1, "security": 1}}))
+        .unwrap_err();
+        assert!(err.reason.contains("never pass"), "{err}");
+        let err = sfn(json!({"taskToken": "tok", "approvers": ["a@example.com"],
+                              "requiredApprovals": {"ops": 1}}))
+        .unwrap_err();
+        assert!(
+            err.reason.contains("\"ops\"") && err.reason.contains("ApproverGroups"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_requester_gets_no_link_and_too_few_without_them_is_refused() {
+        let r = sfn(
+            json!({"taskToken": "tok", "approvers": ["a@example.com", "b@example.com"],
+                            "requestedBy": "A@example.com"}),
+        )
+        .unwrap();
+        assert_eq!(r.approvers, vec!["b@example.com"]);
+        assert_eq!(r.requested_by.as_deref(), Some("a@example.com"));
+        let err = sfn(
+            json!({"taskToken": "tok", "approvers": ["a@example.com", "b@example.com"],
+                              "requiredApprovals": 2, "requestedBy": "a@example.com"}),
+        )
+        .unwrap_err();
+        assert!(
+            err.reason.contains("requester a@example.com is left out"),
+            "{err}"
+        );
+        assert!(err.reason.contains("AllowSelfApproval"), "{err}");
+    }
+
+    #[test]
+    fn allow_self_approval_keeps_the_requester_as_an_approver() {
+        let policy = Policy {
+            allow_self_approval: true,
+            ..policy()
+        };
+        let r = parse_task_input(
+            &json!({"taskToken": "tok", "approvers": ["a@example.com"], "requestedBy": "a@example.com"}),
+            &policy,
+        )
+        .unwrap();
+        assert_eq!(r.approvers, vec!["a@example.com"]);
+    }
+
+    #[test]
+    fn pipeline_approvers_name_groups_the_same_way() {
+        let r = parse_codepipeline(
+            &pipeline_message("x"),
+            &with_pipeline_approvers(&["group:security"]),
+        )
+        .unwrap();
+        assert_eq!(r.approvers, vec!["carol@example.com", "b@example.com"]);
     }
 }

@@ -27,8 +27,11 @@ SUMMARY = ("email approvals: a release waits, the email and its link, a mail sca
 FUNCTIONS = ()  # none under cargo lambda watch: the world runs both binaries as Lambda would, behind a local HTTP API
 RUNS = ("approval-mailer", "approval-api")
 EXAMPLES = {"approval-mailer": "approval-mailer.step-functions.json", "approval-api": "approval-api.get.json"}
-# The sandbox's deploy-time values (sam deploy --parameter-overrides): a sender SES has verified.
-PARAMETERS = {"ApprovalSender": SENDER}
+# The sandbox's deploy-time values (sam deploy --parameter-overrides): a sender SES has verified,
+# and who may approve (qa.lead is in both groups: one person, one vote).
+APPROVER_GROUPS = {"release": ["release.manager@example.com", "qa.lead@example.com"],
+                   "security": ["security.lead@example.com", "qa.lead@example.com"]}
+PARAMETERS = {"ApprovalSender": SENDER, "ApproverGroups": json.dumps(APPROVER_GROUPS)}
 SIGNING_SECRET = "tollgate-approval-signing"
 RESOURCES = {
     "ApprovalHttpApi": "local-approvals",
@@ -86,6 +89,33 @@ def situations(world: Approvals, result):
                  checks=checks)
     if not link:
         return
+
+    # 1b. Who may approve is fixed at deploy time.
+    outsider = "mallory@example.net"
+    status, answer = world.release_for([outsider], "orders-api 2.3-hotfix", 42)
+    refused = answer.get("refused") or {}
+    done = world.execution(answer["executionArn"]) if answer.get("executionArn") else {}
+    yield result("a release asks someone outside every approver group: refused, nobody emailed", "request refused",
+                 f"{refused.get('errorType')}: {refused.get('reason')}; execution {done.get('status')} "
+                 f"{done.get('error')}; emails to {outsider}: {len(sent_emails(outsider))}",
+                 status == 422 and refused.get("errorType") == "ApprovalRequestInvalid"
+                 and "ApproverGroups" in (refused.get("reason") or "") and not sent_emails(outsider)
+                 and done.get("error") == "ApprovalRequestInvalid",
+                 "ApprovalRequestInvalid naming the address and ApproverGroups; the execution FAILED; no email",
+                 checks=f"ApproverGroups={json.dumps(APPROVER_GROUPS)}")
+
+    # 1c. Nobody approves their own release.
+    known = len(sent_emails(manager))
+    request = {**sample("approval-mailer.step-functions.json"), "taskToken": f"self-{uuid.uuid4().hex}",
+               "approvers": ["group:release"], "requiredApprovals": 2, "requestedBy": manager}
+    kind, answer = world.mailer.invoke(request)
+    reason = answer.get("errorMessage", "") if isinstance(answer, dict) else str(answer)
+    yield result("the release manager asks the release group (2 approvals) to approve their own release: refused",
+                 "request refused", f"{kind}: {answer.get('errorType') if isinstance(answer, dict) else ''}: {reason}; "
+                 f"new emails to {manager}: {len(sent_emails(manager)) - known}",
+                 kind != "response" and "left out" in reason and len(sent_emails(manager)) == known,
+                 "ApprovalRequestInvalid: without the requester the release group cannot give 2 approvals; no email",
+                 checks="a task input with requestedBy (AllowSelfApproval=false)")
 
     # 2. A mail scanner follows every link.
     ours = [h for h in hrefs(email["html"]) if h.startswith(world.api.url)]
@@ -205,7 +235,8 @@ def serve(box, json_line: bool) -> None:
                 "A release is waiting for you. Open this link in a browser (it is the one the email carries):",
                 f"  {link}", "",
                 "Start another (the email's link is in the answer; a refused request answers 422 with its reason):",
-                f"  curl -s {world.api.url}/_sandbox/releases -d '{{\"approvers\": [\"you@example.com\"]}}'",
+                f"  curl -s {world.api.url}/_sandbox/releases -d '{{\"approvers\": [\"qa.lead@example.com\"]}}'",
+                f"(approvers must be in ApproverGroups: {json.dumps(APPROVER_GROUPS)})",
                 "See how its execution ended:",
                 f"  curl -s '{world.api.url}/_sandbox/executions?arn=<executionArn>'",
             ]), flush=True)

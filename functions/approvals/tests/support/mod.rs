@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use approvals::adapters::{AwsResumer, SecretsManagerKey, SesMailer};
 use approvals::api::{ApiDeps, HttpRequest};
+use approvals::groups::ApproverGroups;
 use approvals::mailer::{MailerDeps, MailerSettings};
+use approvals::request::Policy;
 use approvals::signing::SigningKey;
 use approvals::store::ApprovalStore;
 use aws_config::SdkConfig;
@@ -250,7 +252,7 @@ impl World {
                 base_url: BASE_URL.into(),
                 sender: sender.into(),
                 signing_secret: self.secret_arn.clone(),
-                default_approvers: vec![],
+                policy: policy(),
                 retention: approvals::store::DEFAULT_RETENTION,
             },
         }
@@ -345,12 +347,40 @@ pub fn release_input(approvers: &[String], required: u32) -> Value {
     })
 }
 
-/// Fresh approver addresses no other test uses.
+/// Everyone [`approvers`] made in this test binary: the deployment's `release` group.
+static RELEASE_GROUP: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Groups tests declare with [`declare_group`], besides `release`.
+static OTHER_GROUPS: Mutex<Vec<(String, Vec<String>)>> = Mutex::new(Vec::new());
+
+/// Fresh approver addresses no other test uses, members of the `release` approver group.
 pub fn approvers(n: usize) -> Vec<String> {
     let tag = unique("t").replace('-', "");
-    (0..n)
+    let people: Vec<String> = (0..n)
         .map(|i| format!("approver{i}.{tag}@example.com"))
-        .collect()
+        .collect();
+    RELEASE_GROUP.lock().unwrap().extend(people.iter().cloned());
+    people
+}
+
+/// Declares approver group `name` (a fresh name is best: groups are shared by the binary).
+pub fn declare_group(name: &str, members: &[String]) {
+    OTHER_GROUPS
+        .lock()
+        .unwrap()
+        .push((name.to_string(), members.to_vec()));
+}
+
+/// The deployment's policy: `release` holds every address [`approvers`] made, plus the groups
+/// of [`declare_group`]; no pipeline approvers; no self-approval.
+pub fn policy() -> Policy {
+    let release = RELEASE_GROUP.lock().unwrap().clone();
+    let others = OTHER_GROUPS.lock().unwrap().clone();
+    Policy {
+        groups: ApproverGroups::from_pairs(
+            std::iter::once(("release".to_string(), release)).chain(others),
+        ),
+        ..Policy::default()
+    }
 }
 
 /// Emails moto's SES recorded for `address`: (subject, HTML body).
@@ -610,7 +640,7 @@ impl World {
     ) -> MailerDeps<DynamoStateStore, SecretsManagerKey, SesMailer, AwsResumer> {
         let mut deps = self.mailer_deps(SENDER);
         deps.resumer = aws.resumer.clone();
-        deps.settings.default_approvers = default_approvers.to_vec();
+        deps.settings.policy.pipeline_approvers = default_approvers.to_vec();
         deps
     }
 
