@@ -196,3 +196,118 @@ pub fn run_until_init_error(binary: &str, env: &[(&str, &str)]) -> InitRun {
         stderr,
     }
 }
+
+/// What a function binary answered to one invocation from a stand-in Lambda Runtime API.
+#[derive(Debug)]
+pub struct Invocation {
+    /// `response` or `error`: the last segment of the path the function posted to.
+    pub outcome: String,
+    /// The `Lambda-Runtime-Function-Error-Type` header, when the function sent one.
+    pub error_type_header: Option<String>,
+    /// The posted body, as JSON.
+    pub body: Value,
+}
+
+/// Starts `binary` with only `env` (plus `PATH` and the runtime's own variables) against a
+/// stand-in Lambda Runtime API, gives it `event` as its one invocation, and returns what it
+/// posted back. The process is killed afterwards (or after 30 seconds without an answer).
+pub fn invoke_once(binary: &str, env: &[(&str, &str)], event: &Value) -> Option<Invocation> {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let mut child = std::process::Command::new(binary)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", &addr)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "test-function")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the binary");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let body = serde_json::to_vec(event).expect("event JSON");
+    let mut served = false;
+    let mut answer = None;
+    while answer.is_none() && std::time::Instant::now() < deadline {
+        let Ok((mut conn, _)) = listener.accept() else {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            continue;
+        };
+        conn.set_nonblocking(false).ok();
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .ok();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 8192];
+        let (head, payload) = loop {
+            let n = conn.read(&mut buf).unwrap_or(0);
+            request.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&request).to_string();
+            if let Some((head, payload)) = text.split_once("\r\n\r\n") {
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                if payload.len() >= len || n == 0 {
+                    break (head.to_string(), payload.to_string());
+                }
+            } else if n == 0 {
+                break (text, String::new());
+            }
+        };
+        let request_line = head.lines().next().unwrap_or_default().to_string();
+        if request_line.contains("/invocation/next") {
+            if served {
+                // Like Lambda: hold the next request; the caller kills the process.
+                continue;
+            }
+            served = true;
+            let deadline_ms = crate::now_ms() + 60_000;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: req-1\r\n\
+                 Lambda-Runtime-Deadline-Ms: {deadline_ms}\r\n\
+                 Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:test-function\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(&body);
+        } else {
+            let _ = conn.write_all(
+                b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            if request_line.contains("/invocation/req-1/") {
+                let outcome = request_line
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|path| path.rsplit('/').next())
+                    .unwrap_or_default()
+                    .to_string();
+                let error_type_header = head.lines().find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("lambda-runtime-function-error-type")
+                        .then(|| value.trim().to_string())
+                });
+                answer = Some(Invocation {
+                    outcome,
+                    error_type_header,
+                    body: serde_json::from_str(&payload).unwrap_or(Value::Null),
+                });
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    answer
+}

@@ -35,3 +35,35 @@ fn an_empty_event_is_a_stable_invalid_event_error() {
     let diagnostic = Diagnostic::from(branch_pipelines::handler::HandlerError::Event(err));
     assert_eq!(diagnostic.error_type, "Tollgate.InvalidEvent");
 }
+
+#[test]
+fn the_binary_answers_an_empty_event_with_a_stable_error_type_not_a_rust_type() {
+    let answer = tollgate::testing::invoke_once(
+        env!("CARGO_BIN_EXE_branch-pipelines"),
+        &[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("TABLE_NAME", "tollgate-state"),
+            ("STACK_PREFIX", "tg-branch"),
+            (
+                "GITHUB_WEBHOOK_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:111111111111:secret:hook",
+            ),
+        ],
+        &serde_json::json!({}),
+    )
+    .expect("the function answered the invocation");
+    assert_eq!(answer.outcome, "error", "{answer:?}");
+    assert_eq!(
+        answer.body["errorType"], "Tollgate.InvalidEvent",
+        "{answer:?}"
+    );
+    assert!(
+        !answer.body["errorType"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("::"),
+        "{answer:?}"
+    );
+}
