@@ -46,3 +46,35 @@ fn a_calculator_with_a_bad_setting_names_the_stack_parameter_in_its_init_error()
     let message = body["errorMessage"].as_str().unwrap_or_default();
     assert!(message.contains("DoraProdPipelines"), "{message}");
 }
+
+#[test]
+fn lead_time_starts_without_reading_its_token_secret_and_names_a_bad_event_stably() {
+    // Nothing answers at the AWS endpoint: a start-up that read the secret would fail.
+    let answer = tollgate::testing::invoke_once(
+        env!("CARGO_BIN_EXE_dora-lead-time"),
+        &[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            ("TOLLGATE_MAX_ATTEMPTS", "1"),
+            ("TABLE_NAME", "tollgate-state"),
+            (
+                "GITHUB_TOKEN_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:111111111111:secret:token",
+            ),
+        ],
+        // A CodePipeline event without its detail: no retry can fix it.
+        &serde_json::json!({
+            "source": "aws.codepipeline",
+            "detail-type": "CodePipeline Pipeline Execution State Change",
+            "detail": {}
+        }),
+    )
+    .expect("the function started and answered the invocation");
+    assert_eq!(answer.outcome, "error", "{answer:?}");
+    assert_eq!(
+        answer.body["errorType"], "Tollgate.InvalidEvent",
+        "{answer:?}"
+    );
+}
