@@ -38,8 +38,22 @@ pub fn table(report: &Report) -> String {
             column.set_cell_alignment(CellAlignment::Right);
         }
     }
+    let truncated: Vec<String> = report
+        .pipelines
+        .iter()
+        .filter(|r| r.truncated_deployments > 0)
+        .map(|r| format!("{} ({})", r.pipeline, r.truncated_deployments))
+        .collect();
+    let truncated = if truncated.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "Truncated: deployments that shipped more than 1,000 commits count only their first 1,000 in lead time: {}.\n",
+            truncated.join(", ")
+        )
+    };
     format!(
-        "DORA metrics, last {days} day{s} ({from} to {to})\n{table}\nTiers: {source}.\n",
+        "DORA metrics, last {days} day{s} ({from} to {to})\n{table}\n{truncated}Tiers: {source}.\n",
         days = report.days,
         s = if report.days == 1 { "" } else { "s" },
         from = utc(report.from),
@@ -177,12 +191,14 @@ mod tests {
             ],
             lead_times: vec![
                 LeadTimes {
+                    truncated_from: None,
                     pipeline: "shop-prod".into(),
                     execution_id: "e1".into(),
                     time: NOW - 6 * D,
                     seconds: vec![1_800, 7_200],
                 },
                 LeadTimes {
+                    truncated_from: None,
                     pipeline: "shop-prod".into(),
                     execution_id: "e4".into(),
                     time: NOW - D,

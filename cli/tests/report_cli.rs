@@ -72,6 +72,7 @@ async fn seed(store: &DynamoStateStore, now: i64) {
         ("api-prod", "a1", now - D, vec![600]),
     ] {
         let lead = LeadTimes {
+            truncated_from: None,
             pipeline: pipeline.into(),
             execution_id: id.into(),
             time,

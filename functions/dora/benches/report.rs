@@ -67,6 +67,7 @@ fn ledgers() -> Vec<PipelineLedger> {
                 });
                 let commits = 1 + rng.below(5) as usize;
                 lead_times.push(LeadTimes {
+                    truncated_from: None,
                     pipeline: pipeline.clone(),
                     execution_id,
                     time,

@@ -96,11 +96,32 @@ impl MetricSink for CloudWatchSink {
 
 // ---------------------------------------------------------------------------- GitHub
 
-/// A commit and its committer date (epoch seconds).
+/// A commit and its author date (epoch seconds): when the change was written. The committer
+/// date is the fallback; a rebase or a squash resets it, so it is not used when the author date
+/// is there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitInfo {
     pub sha: String,
     pub time: i64,
+}
+
+/// At most this many commits of one comparison are read (ten pages of [`COMPARE_PAGE_SIZE`]):
+/// a compare from a stale base stays inside the function's time and the rate limit.
+pub const MAX_COMPARE_COMMITS: usize = 1_000;
+
+/// A comparison, capped at [`MAX_COMPARE_COMMITS`]: the commits read, oldest first, and how many
+/// GitHub says there are (`total` > `commits.len()` when it was capped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compared {
+    pub commits: Vec<CommitInfo>,
+    pub total: usize,
+}
+
+impl Compared {
+    /// Whether commits were left unread (past the cap).
+    pub fn truncated(&self) -> bool {
+        self.total > self.commits.len()
+    }
 }
 
 /// A repository's history.
@@ -110,14 +131,15 @@ pub trait CommitHistory: Send + Sync {
     fn configured(&self) -> impl Future<Output = Result<bool, DoraError>> + Send {
         async { Ok(true) }
     }
-    /// The commits in `head` but not in `base` (`base...head`), every page; `None` when GitHub
-    /// does not know one of them (a force-push, another repository).
+    /// The commits in `head` but not in `base` (`base...head`), oldest first, at most
+    /// [`MAX_COMPARE_COMMITS`] of them; `None` when GitHub does not know one of them (a
+    /// force-push, another repository).
     fn compare(
         &self,
         repository: &str,
         base: &str,
         head: &str,
-    ) -> impl Future<Output = Result<Option<Vec<CommitInfo>>, DoraError>> + Send;
+    ) -> impl Future<Output = Result<Option<Compared>, DoraError>> + Send;
     /// One commit; `None` when GitHub does not know it.
     fn commit(
         &self,
@@ -173,10 +195,10 @@ struct Page {
 fn commit_info(c: &ApiCommit) -> Option<CommitInfo> {
     let date = c
         .commit
-        .committer
+        .author
         .as_ref()
         .and_then(|u| u.date.as_deref())
-        .or_else(|| c.commit.author.as_ref().and_then(|u| u.date.as_deref()))?;
+        .or_else(|| c.commit.committer.as_ref().and_then(|u| u.date.as_deref()))?;
     Some(CommitInfo {
         sha: c.sha.clone(),
         time: parse_time(date)?,
@@ -215,7 +237,7 @@ impl CommitHistory for GitHubCommits {
         repository: &str,
         base: &str,
         head: &str,
-    ) -> Result<Option<Vec<CommitInfo>>, DoraError> {
+    ) -> Result<Option<Compared>, DoraError> {
         let route = format!(
             "/repos/{}/compare/{}...{}",
             tollgate::github::path(repository),
@@ -224,7 +246,9 @@ impl CommitHistory for GitHubCommits {
         );
         let action = format!("compare {repository} {base}...{head}");
         let mut commits = Vec::new();
-        for page in 1.. {
+        let mut total = 0;
+        let pages = MAX_COMPARE_COMMITS.div_ceil(COMPARE_PAGE_SIZE as usize);
+        for page in 1..=u32::try_from(pages).unwrap_or(u32::MAX) {
             let params = Page {
                 per_page: COMPARE_PAGE_SIZE,
                 page,
@@ -236,12 +260,24 @@ impl CommitHistory for GitHubCommits {
             };
             let n = got.commits.len();
             commits.extend(got.commits.iter().filter_map(commit_info));
-            let total = got.total_commits.unwrap_or(0);
+            total = got.total_commits.unwrap_or(0);
             if n < COMPARE_PAGE_SIZE as usize || commits.len() >= total {
                 break;
             }
         }
-        Ok(Some(commits))
+        commits.truncate(MAX_COMPARE_COMMITS);
+        let total = total.max(commits.len());
+        if total > commits.len() {
+            tracing::warn!(
+                repository,
+                base,
+                head,
+                total,
+                read = commits.len(),
+                "compare capped: lead time from the first commits only"
+            );
+        }
+        Ok(Some(Compared { commits, total }))
     }
 
     async fn commit(&self, repository: &str, sha: &str) -> Result<Option<CommitInfo>, DoraError> {
@@ -269,7 +305,7 @@ impl CommitHistory for NoGitHub {
         _repository: &str,
         _base: &str,
         _head: &str,
-    ) -> Result<Option<Vec<CommitInfo>>, DoraError> {
+    ) -> Result<Option<Compared>, DoraError> {
         match *self {}
     }
 
@@ -783,5 +819,35 @@ mod tests {
         assert_eq!(with.dimensions()[0].value(), Some("web"));
         assert!(datum(&p, None).dimensions().is_empty());
         assert_eq!(with.timestamp().map(|t| t.secs()), Some(1_000));
+    }
+}
+
+#[cfg(test)]
+mod commit_date_tests {
+    use super::*;
+
+    #[test]
+    fn lead_time_uses_the_author_date_not_the_committer_date_a_rebase_resets() {
+        let c: ApiCommit = serde_json::from_value(serde_json::json!({
+            "sha": "abc",
+            "commit": {
+                "author": {"date": "2026-01-01T00:00:00Z"},
+                "committer": {"date": "2026-01-05T00:00:00Z"}
+            }
+        }))
+        .unwrap();
+        assert_eq!(
+            commit_info(&c).unwrap().time,
+            parse_time("2026-01-01T00:00:00Z").unwrap()
+        );
+        let no_author: ApiCommit = serde_json::from_value(serde_json::json!({
+            "sha": "abc",
+            "commit": {"committer": {"date": "2026-01-05T00:00:00Z"}}
+        }))
+        .unwrap();
+        assert_eq!(
+            commit_info(&no_author).unwrap().time,
+            parse_time("2026-01-05T00:00:00Z").unwrap()
+        );
     }
 }

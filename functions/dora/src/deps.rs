@@ -228,7 +228,7 @@ impl CommitHistory for LazyGitHub {
         repository: &str,
         base: &str,
         head: &str,
-    ) -> Result<Option<Vec<crate::adapters::CommitInfo>>, DoraError> {
+    ) -> Result<Option<crate::adapters::Compared>, DoraError> {
         match self.client().await? {
             Some(github) => github.compare(repository, base, head).await,
             None => Ok(None),

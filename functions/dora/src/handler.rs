@@ -24,7 +24,7 @@ use serde_json::Value;
 use tollgate::state::{Record, StateError, StateStore};
 
 use crate::adapters::{
-    CommitHistory, Datapoint, ExecutionSource, MAX_POINTS_PER_PUT, MetricSink, OpsItems,
+    CommitHistory, Compared, Datapoint, ExecutionSource, MAX_POINTS_PER_PUT, MetricSink, OpsItems,
     PipelineHistory, Unit,
 };
 use crate::decide::{
@@ -36,7 +36,7 @@ use crate::events::{self, Trigger};
 use crate::ledger;
 use crate::model::{
     DEPLOYMENT_COUNT, Deployment, FAILED_DEPLOYMENT_COUNT, Incident, LEAD_TIME_FOR_CHANGES,
-    LeadTimes, TIME_TO_RESTORE,
+    LeadTimes, MAX_LEAD_TIMES, TIME_TO_RESTORE,
 };
 
 /// How long a datapoint-dedupe marker is kept: past it, CloudWatch refuses the datapoint anyway.
@@ -420,12 +420,16 @@ where
         let lead = match ledger::lead_times_of(&self.store, deployment).await? {
             Some(lead) => lead,
             None => {
-                let commit_times = self.new_commit_times(deployment, source).await?;
+                let (commit_times, shipped) = self.new_commit_times(deployment, source).await?;
+                let mut seconds = lead_times(deployment.time, &commit_times);
+                seconds.truncate(MAX_LEAD_TIMES);
                 let lead = LeadTimes {
                     pipeline: deployment.pipeline.clone(),
                     execution_id: deployment.execution_id.clone(),
                     time: deployment.time,
-                    seconds: lead_times(deployment.time, &commit_times),
+                    truncated_from: (shipped > seconds.len())
+                        .then(|| u64::try_from(shipped).unwrap_or(u64::MAX)),
+                    seconds,
                 };
                 ledger::record_lead_times(&self.store, &lead, self.settings.retention).await?;
                 lead
@@ -444,15 +448,35 @@ where
         .await
     }
 
-    /// The commit times of the commits `deployment` newly shipped.
+    /// The commit times of the commits `deployment` newly shipped (at most
+    /// [`crate::adapters::MAX_COMPARE_COMMITS`]), and how many it shipped.
     async fn new_commit_times(
         &self,
         deployment: &Deployment,
         source: &ExecutionSource,
-    ) -> Result<Vec<i64>, DoraError> {
+    ) -> Result<(Vec<i64>, usize), DoraError> {
+        let times = self.commit_times(deployment, source).await?;
+        Ok(match times {
+            Ok(compared) => {
+                let shipped = compared.total;
+                (compared.commits.iter().map(|c| c.time).collect(), shipped)
+            }
+            Err(times) => {
+                let n = times.len();
+                (times, n)
+            }
+        })
+    }
+
+    /// The comparison from the previous deployment (`Ok`), or the commit times of a fallback.
+    async fn commit_times(
+        &self,
+        deployment: &Deployment,
+        source: &ExecutionSource,
+    ) -> Result<Result<Compared, Vec<i64>>, DoraError> {
         let Some(head) = deployment.commit.as_deref() else {
             tracing::warn!(execution_id = %deployment.execution_id, "no commit known: no lead time");
-            return Ok(Vec::new());
+            return Ok(Err(Vec::new()));
         };
         let fallback = |why: &str| -> Vec<i64> {
             match source.commit_time {
@@ -477,24 +501,24 @@ where
             } else {
                 "the repository is unknown"
             };
-            return Ok(fallback(why));
+            return Ok(Err(fallback(why)));
         };
         let base = ledger::previous_deployment(&self.store, deployment)
             .await?
             .and_then(|d| d.commit);
         match base {
-            Some(base) if base == head => Ok(Vec::new()),
+            Some(base) if base == head => Ok(Err(Vec::new())),
             Some(base) => match github.compare(repository, &base, head).await? {
-                Some(commits) => Ok(commits.iter().map(|c| c.time).collect()),
-                None => {
-                    self.trigger_commit(github, repository, head, &fallback)
-                        .await
-                }
-            },
-            None => {
-                self.trigger_commit(github, repository, head, &fallback)
+                Some(compared) => Ok(Ok(compared)),
+                None => self
+                    .trigger_commit(github, repository, head, &fallback)
                     .await
-            }
+                    .map(Err),
+            },
+            None => self
+                .trigger_commit(github, repository, head, &fallback)
+                .await
+                .map(Err),
         }
     }
 

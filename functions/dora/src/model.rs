@@ -70,8 +70,17 @@ pub struct LeadTimes {
     pub execution_id: String,
     /// The deployment's time (epoch seconds).
     pub time: i64,
+    /// One value per newly deployed commit, at most [`MAX_LEAD_TIMES`] of them.
     pub seconds: Vec<i64>,
+    /// Set when the deployment shipped more commits than were read (GitHub's compare is capped
+    /// at 1,000 commits): how many it shipped. `seconds` then holds the first (oldest) ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated_from: Option<u64>,
 }
+
+/// At most this many lead times are stored per deployment (about 12 KB of JSON, far below
+/// DynamoDB's 400 KB item limit), whatever the commit count.
+pub const MAX_LEAD_TIMES: usize = 1_000;
 
 /// A production deployment marked as failed (by a linked OpsItem or by a rollback).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

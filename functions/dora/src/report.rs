@@ -72,6 +72,10 @@ pub struct Row {
     pub changes: u64,
     pub lead_time_median_seconds: Option<f64>,
     pub lead_time_p90_seconds: Option<i64>,
+    /// Deployments whose commits were more than GitHub's compare was read for (1,000): their
+    /// lead times are the first 1,000 commits' only.
+    #[serde(default)]
+    pub truncated_deployments: u64,
     pub failed_deployments: u64,
     /// Failed deployments ÷ deployments (0.25 is 25 %).
     pub change_failure_rate: Option<f64>,
@@ -101,6 +105,7 @@ struct Tally {
     deployments: u64,
     rollbacks: u64,
     lead_times: Vec<i64>,
+    truncated: u64,
     failed: u64,
     incidents: u64,
     restore_times: Vec<i64>,
@@ -112,6 +117,7 @@ impl Tally {
         self.deployments += other.deployments;
         self.rollbacks += other.rollbacks;
         self.lead_times.extend_from_slice(&other.lead_times);
+        self.truncated += other.truncated;
         self.failed += other.failed;
         self.incidents += other.incidents;
         self.restore_times.extend_from_slice(&other.restore_times);
@@ -134,6 +140,7 @@ impl Tally {
             changes: self.lead_times.len() as u64,
             lead_time_median_seconds: lead_median,
             lead_time_p90_seconds: nearest_rank(&self.lead_times, 90),
+            truncated_deployments: self.truncated,
             failed_deployments: self.failed,
             change_failure_rate,
             incidents: self.incidents,
@@ -181,6 +188,9 @@ fn tally_ledger(ledger: &PipelineLedger, window: Window, seen: &mut Seen, tally:
             && seen.lead_times.insert(l.execution_id.clone())
         {
             tally.lead_times.extend_from_slice(&l.seconds);
+            if l.truncated_from.is_some() {
+                tally.truncated += 1;
+            }
         }
     }
     for f in &ledger.failures {
@@ -298,6 +308,7 @@ mod tests {
 
     fn lead(pipeline: &str, id: &str, time: i64, seconds: &[i64]) -> LeadTimes {
         LeadTimes {
+            truncated_from: None,
             pipeline: pipeline.into(),
             execution_id: id.into(),
             time,

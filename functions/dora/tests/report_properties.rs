@@ -71,6 +71,7 @@ fn ledgers(gens: &[Gen]) -> Vec<PipelineLedger> {
         });
         if !g.leads.is_empty() {
             l.lead_times.push(LeadTimes {
+                truncated_from: None,
                 pipeline: l.pipeline.clone(),
                 execution_id: id.clone(),
                 time,
