@@ -2,9 +2,12 @@
 # The release build, verified here (not part of CI; ~8-12 minutes cold on 2 busy cores, seconds warm):
 #   1. pinned tools (scripts/tools.sh), the Rust target for the architecture, and for a foreign
 #      architecture user-mode QEMU with a glibc sysroot (pinned Debian packages);
-#   2. every function compiled in one `cargo lambda build` with visible progress (the same command
-#      and target dir `sam build` uses, so its builds then find everything up to date), then
-#      `sam build` itself, which makes the artefacts `sam deploy` uploads;
+#   2. every function compiled in one `cargo lambda build` with visible progress (the same target
+#      dir `sam build` uses), then `sam build` itself, which makes the artefacts `sam deploy`
+#      uploads. Known cost: `sam build` still recompiles the shared crates per function, because
+#      SAM's `cargo lambda build --bin X` selects other features of 16 shared dependencies (serde,
+#      rustls, hyper-rustls, aws-sigv4…) than the build of all functions does (`cargo tree -e
+#      features` for health-gate alone against all functions shows it);
 #   3. scripts/release.py: each .aws-sam/build/<Function>/bootstrap's size (and zipped), its ELF
 #      (architecture, glibc), and a smoke run of that very binary against the sandbox with one
 #      sample event; figures go into README.md ("Release build (arm64)").
@@ -39,6 +42,9 @@ mkdir -p "$logs"
 export PATH="$root/.tools/sandbox/bin:$root/.tools/sam/bin:$PATH"
 export SAM_CLI_TELEMETRY=0
 step_name="" t_all=$SECONDS
+# The LTO mode [profile.release] really uses, for the progress lines ("fat", "thin", "off"…).
+LTO=$(sed -n '/^\[profile\.release\]/,/^\[/s/^lto *= *"\{0,1\}\([a-z]*\)"\{0,1\}.*/\1/p' Cargo.toml)
+LTO=${LTO:-no}
 declare -a timings=()
 step() { step_name=$*; printf '\n==> %s\n' "$*"; }
 failed() {
@@ -63,10 +69,10 @@ heartbeat() { # label, dirs to watch...
     wait "$sleeper"
     local busy count
     # rustc processes compiling for the target (other builds in this workspace compile for the host)
-    busy=$(ps -eo args= | awk -v t="--target $TRIPLE" '/rustc/ && index($0, t) {
+    busy=$(ps -eo args= | awk -v t="--target $TRIPLE" -v lto="$LTO" '/rustc/ && index($0, t) {
       name = ""; bin = 0
       for (i = 1; i < NF; i++) { if ($i == "--crate-name") name = $(i + 1); if ($i == "--crate-type" && $(i + 1) == "bin") bin = 1 }
-      if (name != "") print name (bin ? " (the binary: optimising and thin LTO)" : "") }' | sort -u | paste -sd, - | sed 's/,/, /g')
+      if (name != "") print name (bin ? " (the binary: optimising and " lto " LTO)" : "") }' | sort -u | paste -sd, - | sed 's/,/, /g')
     count=$(find "$@" -maxdepth 1 -type f -name '*.rlib' -newer "$marker" 2>/dev/null | wc -l)
     [[ -n $busy ]] || busy="nothing (cargo lambda itself, or a wait for the lock on target/)"
     printf '  … %s: %ds, %d crates compiled, rustc busy with: %s\n' "$label" $((SECONDS - start)) "$count" "$busy"
