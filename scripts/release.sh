@@ -30,7 +30,7 @@ while (($#)); do
     --arch=*) arch=${1#*=}; shift ;;
     --template) template=${2:?--template needs a file}; shift 2 ;;
     --no-readme) readme=0; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "release.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
