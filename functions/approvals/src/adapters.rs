@@ -204,9 +204,13 @@ pub enum ResumeError {
     /// CodePipeline `InvalidApprovalTokenException`, `ApprovalAlreadyCompletedException`...).
     #[error("the workflow is no longer waiting for this approval ({0})")]
     NoLongerWaiting(String),
-    /// Anything else (throttling after retries, permissions, outages): worth trying again.
+    /// AWS answered with an error (throttling after retries, permissions, outages): nothing was
+    /// applied; worth trying again.
     #[error("{0}")]
     Failed(String),
+    /// No answer from AWS (a timeout, a dropped connection): the call may have been applied.
+    #[error("{0}")]
+    Unknown(String),
 }
 
 /// Resumes whatever waits on an approval.
@@ -278,7 +282,8 @@ where
         Some(code) if NO_LONGER_WAITING.contains(&code) => {
             ResumeError::NoLongerWaiting(code.to_string())
         }
-        _ => ResumeError::Failed(error_text(&err)),
+        _ if err.as_service_error().is_some() => ResumeError::Failed(error_text(&err)),
+        _ => ResumeError::Unknown(error_text(&err)),
     }
 }
 

@@ -3,7 +3,8 @@
 use lambda_http::{Body, Response};
 use tollgate::state::StateStore;
 
-use crate::adapters::{KeySource, Outcome, ResumeError, TaskResumer};
+use crate::adapters::{KeySource, TaskResumer};
+use crate::deliver::Delivery;
 use crate::model::{Approval, Choice, Decision, Status, Vote};
 use crate::render::{
     PageContext, approval_message_page, approval_page, content_security_policy, message_page,
@@ -161,6 +162,30 @@ where
         .call(lambda_runtime::LambdaEvent::new(request, context))
         .await
         .map_err(|e| tollgate::error::diagnostic(INTERNAL_ERROR, &e))
+}
+
+/// The scheduled run's input (template.yaml's schedule for approval-api).
+pub const SCHEDULED_DELIVERY: &str = "deliver-undelivered";
+
+/// Whether `payload` is the scheduled delivery run (`{"action": "deliver-undelivered"}`).
+pub fn is_scheduled_delivery(payload: &serde_json::Value) -> bool {
+    payload.get("action").and_then(serde_json::Value::as_str) == Some(SCHEDULED_DELIVERY)
+}
+
+/// The scheduled run: delivers every decided approval whose workflow was not told.
+pub async fn scheduled_delivery<S, K, R>(
+    deps: &ApiDeps<S, K, R>,
+    now: i64,
+) -> Result<serde_json::Value, lambda_runtime::Diagnostic>
+where
+    S: StateStore,
+    R: TaskResumer,
+{
+    let summary = crate::deliver::deliver_undelivered(&deps.store, &deps.resumer, now)
+        .await
+        .map_err(|e| tollgate::error::diagnostic("Tollgate.StateError", &e))?;
+    tracing::info!(?summary, "scheduled delivery run");
+    serde_json::to_value(summary).map_err(|e| tollgate::error::diagnostic(INTERNAL_ERROR, &e))
 }
 
 /// The error type of an approval-api invocation that failed inside Tollgate (a bug).
@@ -340,19 +365,7 @@ where
 fn closed(status: Status, approval: &Approval) -> Reply {
     match (status, &approval.decision) {
         (Status::Approved | Status::Rejected, Some(d)) => {
-            let who = match d.outcome {
-                Choice::Approve if d.approved_by.len() > 1 => d.approved_by.join(", "),
-                _ => d.approver.clone(),
-            };
-            let mut lines = vec![format!(
-                "This request was already {} by {} at {}.",
-                outcome_word(d.outcome),
-                who,
-                time(d.at)
-            )];
-            if !d.comment.is_empty() {
-                lines.push(format!("Comment: {}", d.comment));
-            }
+            let mut lines = decided_lines(approval);
             lines.push("Your click changed nothing.".into());
             Reply::new(
                 409,
@@ -391,6 +404,27 @@ fn closed(status: Status, approval: &Approval) -> Reply {
     }
 }
 
+/// Who decided what, when, and their comment.
+fn decided_lines(approval: &Approval) -> Vec<String> {
+    let Some(d) = &approval.decision else {
+        return Vec::new();
+    };
+    let who = match d.outcome {
+        Choice::Approve if d.approved_by.len() > 1 => d.approved_by.join(", "),
+        _ => d.approver.clone(),
+    };
+    let mut lines = vec![format!(
+        "This request was already {} by {} at {}.",
+        outcome_word(d.outcome),
+        who,
+        time(d.at)
+    )];
+    if !d.comment.is_empty() {
+        lines.push(format!("Comment: {}", d.comment));
+    }
+    lines
+}
+
 fn vote_word(choice: Choice) -> &'static str {
     match choice {
         Choice::Approve => "approved",
@@ -424,7 +458,24 @@ where
         status,
         approval,
         votes,
+        ..
     } = &auth.loaded;
+    if undelivered(*status, approval) {
+        let form_token = auth.key.form_token(&auth.claims);
+        let ctx = PageContext {
+            claims: &auth.claims,
+            signature: &auth.signature,
+            form_token: &form_token,
+            votes,
+        };
+        let mut lines = decided_lines(approval);
+        lines.push(format!(
+            "{} has not been told yet. Tollgate retries by itself every few minutes; press \
+             Deliver now to try at once.",
+            capitalised(&approval.target.describe())
+        ));
+        return Reply::new(409, crate::render::deliver_page(approval, &ctx, &lines));
+    }
     if *status != Status::Pending {
         return closed(*status, approval);
     }
@@ -516,14 +567,12 @@ where
     let Loaded {
         status, approval, ..
     } = &auth.loaded;
-    // A decision that is recorded but has not reached the workflow yet: any approver's POST
-    // retries telling it.
-    if matches!(status, Status::Approved | Status::Rejected)
-        && approval.resumed_at.is_none()
-        && approval.closed_reason.is_none()
-        && approval.decision.is_some()
-    {
-        return resume(deps, &auth, approval.clone(), *status, now).await;
+    // "Deliver now": its own action, never a side effect of a vote.
+    if fields.get("decision") == Some(DELIVER) {
+        if undelivered(*status, approval) {
+            return resume(deps, &auth, approval.clone(), *status, now).await;
+        }
+        return closed(*status, approval);
     }
     let choice = match fields.get("decision").and_then(Choice::parse) {
         Some(choice) => choice,
@@ -711,10 +760,7 @@ async fn finish_if_complete<S: StateStore>(
             comment: vote.comment.clone(),
             at: vote.at,
         });
-        match store
-            .transition(&decided, Status::Pending, Status::Approved)
-            .await
-        {
+        match store.decide(&decided, Status::Approved).await {
             Ok(()) => return Ok(Some(VoteResult::Decided(decided, Status::Approved))),
             Err(StoreError::Conflict) => {}
             Err(e) => return Err(e),
@@ -723,12 +769,23 @@ async fn finish_if_complete<S: StateStore>(
     Ok(Some(VoteResult::Recorded(approval, loaded.votes)))
 }
 
-/// Tells the workflow about a recorded decision, and records that it was told (or that it no
-/// longer waits).
+/// The `decision` value of the "deliver now" form.
+pub const DELIVER: &str = "deliver";
+
+/// Whether `approval` is decided but its workflow has not been told (nor stopped waiting).
+fn undelivered(status: Status, approval: &Approval) -> bool {
+    matches!(status, Status::Approved | Status::Rejected)
+        && approval.decision.is_some()
+        && approval.resumed_at.is_none()
+        && approval.closed_reason.is_none()
+}
+
+/// Tells the workflow about a recorded decision through the claimed delivery step, and answers
+/// with what happened.
 async fn resume<S, K, R>(
     deps: &ApiDeps<S, K, R>,
     auth: &Authorized,
-    mut approval: Approval,
+    approval: Approval,
     status: Status,
     now: i64,
 ) -> Reply
@@ -739,17 +796,30 @@ where
     let Some(decision) = approval.decision.clone() else {
         return closed(status, &approval);
     };
-    let outcome = Outcome::Decided {
-        approval_id: approval.id.clone(),
-        decision: decision.clone(),
+    // The claim as it is now (the vote that decided may have been read before it existed).
+    let resume_state = match deps.store.load(&approval.id).await {
+        Ok(Some(loaded)) => loaded.resume,
+        Ok(None) => return not_found(),
+        Err(e) => {
+            tracing::error!(approval_id = %approval.id, error = %e, "cannot read the approval");
+            return unavailable("Tollgate cannot read the approval");
+        }
     };
-    match deps.resumer.resume(&approval.target, &outcome).await {
-        Ok(()) => {
-            approval.resumed_at = Some(now);
-            if let Err(e) = deps.store.transition(&approval, status, status).await {
-                tracing::warn!(approval_id = %approval.id, error = %e, "could not record that the workflow was told");
-            }
-            tracing::info!(approval_id = %approval.id, decision = status.as_str(), kind = approval.target.kind(), "workflow resumed");
+    let delivery = crate::deliver::deliver(
+        &deps.store,
+        &deps.resumer,
+        approval.clone(),
+        status,
+        resume_state,
+        crate::deliver::Attempt {
+            by: &auth.claims.approver,
+            now,
+            scheduled: false,
+        },
+    )
+    .await;
+    match delivery {
+        Ok(Delivery::Delivered { approval, .. }) => {
             let (title, line) = match decision.outcome {
                 Choice::Approve => (
                     "Approved",
@@ -778,26 +848,27 @@ where
             lines.push(line);
             Reply::new(200, approval_message_page(&approval, title, &lines))
         }
-        Err(ResumeError::NoLongerWaiting(code)) => {
-            approval.closed_reason = Some(format!(
-                "The decision ({}) arrived after {} had stopped waiting ({code}): it timed out, \
-                 was stopped, or was answered another way. Nothing was {}.",
-                outcome_word(decision.outcome),
-                approval.target.describe(),
-                outcome_word(decision.outcome)
-            ));
-            if let Err(e) = deps
-                .store
-                .transition(&approval, status, Status::Expired)
-                .await
-            {
-                tracing::warn!(approval_id = %approval.id, error = %e, "could not mark the approval expired");
-            }
-            tracing::warn!(approval_id = %approval.id, %code, "the workflow no longer waits: approval expired");
-            closed(Status::Expired, &approval)
-        }
-        Err(ResumeError::Failed(problem)) => {
-            tracing::error!(approval_id = %approval.id, error = %problem, "decision recorded but the workflow was not told");
+        Ok(Delivery::InProgress { since, by }) => Reply::new(
+            202,
+            approval_message_page(
+                &approval,
+                "Being delivered",
+                &[
+                    format!(
+                        "This request was {} by {} at {}. Tollgate has been passing that to {} \
+                         since {} (started by {by}).",
+                        outcome_word(decision.outcome),
+                        decision.approver,
+                        time(decision.at),
+                        approval.target.describe(),
+                        time(since)
+                    ),
+                    "Nothing was changed. Reload in a minute to see how it went.".into(),
+                ],
+            ),
+        ),
+        Ok(Delivery::NoLongerWaiting { approval }) => closed(Status::Expired, &approval),
+        Ok(Delivery::Failed { approval, problem }) => {
             let form_token = auth.key.form_token(&auth.claims);
             let ctx = PageContext {
                 claims: &auth.claims,
@@ -806,6 +877,16 @@ where
                 votes: &auth.loaded.votes,
             };
             Reply::new(502, retry_page(&approval, &ctx, &problem))
+        }
+        Ok(Delivery::AlreadyDelivered | Delivery::NotDue | Delivery::Ended) => {
+            match deps.store.load(&approval.id).await {
+                Ok(Some(loaded)) => closed(loaded.status, &loaded.approval),
+                _ => closed(status, &approval),
+            }
+        }
+        Err(e) => {
+            tracing::error!(approval_id = %approval.id, error = %e, "delivery not started");
+            unavailable("Tollgate could not start telling the workflow")
         }
     }
 }

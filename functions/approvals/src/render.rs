@@ -231,20 +231,37 @@ pub fn approval_message_page(approval: &Approval, title: &str, paragraphs: &[Str
     )
 }
 
-/// A page that lets the decider retry telling the workflow (their decision is recorded).
+/// A decided approval whose workflow has not been told: what happened, and a "Deliver now" form
+/// (its own action: it carries no vote). The scheduled run retries too.
 pub fn retry_page(approval: &Approval, ctx: &PageContext<'_>, problem: &str) -> String {
+    deliver_page(
+        approval,
+        ctx,
+        &[
+            format!(
+                "The decision is recorded, but Tollgate could not pass it to {} yet: {problem}",
+                approval.target.describe()
+            ),
+            "Tollgate tries again by itself every few minutes. Press the button to try now. \
+             Nothing is decided twice."
+                .into(),
+        ],
+    )
+}
+
+/// The "Deliver now" page with `paragraphs` above the form.
+pub fn deliver_page(approval: &Approval, ctx: &PageContext<'_>, paragraphs: &[String]) -> String {
     document(
         "Decision recorded, workflow not yet told",
         html! {
             h1 { "Decision recorded, workflow not yet told" }
             div.status {
-                p { "Your decision is recorded, but Tollgate could not pass it to " (approval.target.describe()) ": " (problem) }
-                p { "Press the button to try again. Nothing is decided twice." }
+                @for p in paragraphs { p { (p) } }
             }
             form method="post" action=(approval.id) {
                 (hidden_fields(ctx))
-                input type="hidden" name="decision" value="retry";
-                button.approve type="submit" { "Try again" }
+                input type="hidden" name="decision" value="deliver";
+                button.approve type="submit" { "Deliver now" }
             }
         },
     )

@@ -10,6 +10,12 @@ use crate::model::{Approval, Status, Vote};
 
 /// The sort key of the approval item.
 pub const APPROVAL_SK: &str = "APPROVAL";
+/// The sort key of the resume claim: who is telling the workflow, and how that went.
+pub const RESUME_SK: &str = "RESUME";
+/// The partition listing decided approvals whose workflow has not been told yet (sort key: the id),
+/// for the scheduled delivery run: bounded by what is undelivered, never by history.
+pub const UNDELIVERED_PK: &str = "APPROVALS#UNDELIVERED";
+
 /// How long approvals and votes stay in the table after their links expire (the audit trail),
 /// unless `APPROVAL_RETENTION_DAYS` says otherwise.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
@@ -61,6 +67,28 @@ pub struct Loaded {
     pub status: Status,
     pub approval: Approval,
     pub votes: Vec<Vote>,
+    /// The resume claim's state (`CLAIMED#<n>`, `FAILED#<n>`, `DELIVERED`, `ENDED`) and data.
+    pub resume: Option<(String, Claim)>,
+}
+
+/// One attempt at telling the workflow (the `RESUME` item's data).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Claim {
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// When this attempt started (epoch seconds).
+    pub claimed_at: i64,
+    /// Who started it: an approver, or `schedule`.
+    pub by: String,
+    /// Why the last attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When the scheduled run tries again (epoch seconds).
+    #[serde(default)]
+    pub next_try_at: i64,
+    /// Whether the failed attempt may have reached the workflow (no answer from AWS).
+    #[serde(default)]
+    pub maybe_applied: bool,
 }
 
 /// Approvals on top of the shared [`StateStore`].
@@ -112,8 +140,13 @@ impl<S: StateStore> ApprovalStore<S> {
         let records = self.state.query(&pk(id)).await?;
         let mut votes = Vec::new();
         let mut found = None;
+        let mut resume = None;
         for record in records {
-            if record.sk == APPROVAL_SK {
+            if record.sk == RESUME_SK {
+                let claim: Claim = serde_json::from_value(record.data)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                resume = Some((record.state.unwrap_or_default(), claim));
+            } else if record.sk == APPROVAL_SK {
                 let status = record
                     .state
                     .as_deref()
@@ -134,6 +167,7 @@ impl<S: StateStore> ApprovalStore<S> {
             status,
             approval,
             votes,
+            resume,
         }))
     }
 
@@ -162,9 +196,78 @@ impl<S: StateStore> ApprovalStore<S> {
             to: to.as_str().to_string(),
             data: decided.map(to_value).transpose()?,
         };
+        let mut writes = vec![Write::Create(record), transition];
+        if decided.is_some() {
+            writes.push(Write::Create(self.undelivered(approval)));
+        }
+        self.state.write_all(&writes).await?;
+        Ok(())
+    }
+
+    /// The entry that lists a decided approval as not yet delivered.
+    fn undelivered(&self, approval: &Approval) -> Record {
+        let mut record = Record::new(UNDELIVERED_PK, approval.id.clone());
+        record.expires_at = Some(self.ttl(approval));
+        record
+    }
+
+    /// Decides a pending approval (`decided` carries the decision) and lists it as undelivered,
+    /// all or nothing.
+    pub async fn decide(&self, decided: &Approval, to: Status) -> Result<(), StoreError> {
+        let transition = Write::Transition {
+            pk: pk(&decided.id),
+            sk: APPROVAL_SK.to_string(),
+            from: Status::Pending.as_str().to_string(),
+            to: to.as_str().to_string(),
+            data: Some(to_value(decided)?),
+        };
         self.state
-            .write_all(&[Write::Create(record), transition])
+            .write_all(&[transition, Write::Create(self.undelivered(decided))])
             .await?;
+        Ok(())
+    }
+
+    /// Takes the resume claim: creates it (`from` = `None`) or moves it from the state read
+    /// (`from`) to `to`. [`StoreError::Conflict`]: someone else took it first.
+    pub async fn claim(
+        &self,
+        approval: &Approval,
+        from: Option<&str>,
+        to: &str,
+        claim: &Claim,
+    ) -> Result<(), StoreError> {
+        let data = to_value(claim)?;
+        match from {
+            None => {
+                let mut record = Record::new(pk(&approval.id), RESUME_SK)
+                    .with_state(to)
+                    .with_data(data);
+                record.expires_at = Some(self.ttl(approval));
+                self.state.create(&record).await?;
+            }
+            Some(from) => {
+                self.state
+                    .transition(&pk(&approval.id), RESUME_SK, from, to, Some(&data))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The ids of decided approvals whose workflow has not been told yet.
+    pub async fn undelivered_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .state
+            .query(UNDELIVERED_PK)
+            .await?
+            .into_iter()
+            .map(|r| r.sk)
+            .collect())
+    }
+
+    /// Takes an approval off the undelivered list.
+    pub async fn delivered(&self, id: &str) -> Result<(), StoreError> {
+        self.state.delete(UNDELIVERED_PK, id).await?;
         Ok(())
     }
 

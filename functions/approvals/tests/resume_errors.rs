@@ -122,12 +122,12 @@ async fn throttling_after_every_retry_keeps_the_decision_and_offers_a_retry_that
     )
     .await;
     assert_eq!(first.status, 502, "{}", first.html);
-    assert!(first.html.contains("Try again"));
+    assert!(first.html.contains("Deliver now"));
     assert_eq!(status_of(&world, &link).await, Status::Approved);
     assert_eq!(aws.calls(), 0);
     let retry = respond(
         &deps,
-        &post(&link, &form_fields(&first.html, "retry"), ""),
+        &post(&link, &form_fields(&first.html, "deliver"), ""),
         now_secs(),
     )
     .await;
@@ -135,7 +135,7 @@ async fn throttling_after_every_retry_keeps_the_decision_and_offers_a_retry_that
     assert_eq!(aws.successes.lock().unwrap().len(), 1);
     let later = respond(
         &deps,
-        &post(&link, &form_fields(&first.html, "retry"), ""),
+        &post(&link, &form_fields(&first.html, "deliver"), ""),
         now_secs(),
     )
     .await;

@@ -1,4 +1,4 @@
-//! approval-api: the approval page (GET) and the decision (POST) behind API Gateway's HTTP API.
+//! approval-api: the approval page (GET) and the decision (POST) behind API Gateway's HTTP API, and the scheduled delivery of decisions the workflow was not told.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -8,10 +8,19 @@ async fn main() -> Result<(), Error> {
     tollgate::telemetry::init();
     match approvals::deps::api(&tollgate::config::ProcessEnv).await {
         Ok(deps) => {
-            lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-                approvals::api::handle_event(event, |request| {
-                    approvals::api::handler(&deps, request)
+            let deps = &deps;
+            lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
+                // The schedule's run: deliver decisions whose workflow was not told.
+                if approvals::api::is_scheduled_delivery(&event.payload) {
+                    let now = approvals::store::now_secs();
+                    return approvals::api::scheduled_delivery(deps, now).await;
+                }
+                let response = approvals::api::handle_event(event, |request| {
+                    approvals::api::handler(deps, request)
                 })
+                .await?;
+                serde_json::to_value(response)
+                    .map_err(|e| tollgate::error::diagnostic(approvals::api::INTERNAL_ERROR, &e))
             }))
             .await
         }
