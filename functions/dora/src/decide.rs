@@ -80,6 +80,17 @@ fn before(a: &Deployment, b: &Deployment) -> bool {
     (a.time, &a.execution_id) < (b.time, &b.execution_id)
 }
 
+/// Whether `pipeline` (a bare name) is one of Tollgate's own branch pipelines: the branch
+/// function names each branch stack, and the sample pipeline after its stack, `<prefix>-…`
+/// (`BRANCH_STACK_PREFIX`). They are never production, whatever `PROD_PIPELINES` says.
+pub fn is_branch_pipeline(pipeline: &str, branch_prefix: Option<&str>) -> bool {
+    branch_prefix.filter(|p| !p.is_empty()).is_some_and(|p| {
+        pipeline
+            .strip_prefix(p)
+            .is_some_and(|rest| rest.starts_with('-'))
+    })
+}
+
 /// The deployment `this` shipped on top of: the pipeline's latest non-rollback production
 /// deployment before it. Lead time compares from its commit; a rollback marks it failed.
 pub fn previous_deployment<'a>(
@@ -174,7 +185,8 @@ pub fn linked_pipelines(data: &HashMap<String, String>) -> Vec<Link> {
 
 /// The pipelines an OpsItem of `item_account` links it to, as [`identity`]s (`home`: the
 /// function's own account): `tollgate:pipeline` names a pipeline of the OpsItem's own account; a
-/// pipeline ARN in `/aws/resources` carries its account.
+/// pipeline ARN in `/aws/resources` counts only when it is of the OpsItem's own account (when
+/// both accounts are known).
 pub fn linked_identities(
     data: &HashMap<String, String>,
     home: Option<&str>,
@@ -199,7 +211,20 @@ pub fn linked_identities(
     {
         for arn in items.iter().filter_map(|i| i.get("arn")?.as_str()) {
             if let Some((account, name)) = account_and_pipeline_of_arn(arn) {
-                let account = is_account_id(account).then_some(account).or(item_account);
+                let arn_account = is_account_id(account).then_some(account);
+                // An OpsItem marks only its own account's pipelines: another account's ARN in
+                // its related resources is not this OpsItem's to fail.
+                if let (Some(arn_account), Some(own)) = (arn_account, item_account.or(home))
+                    && arn_account != own
+                {
+                    tracing::info!(
+                        arn,
+                        own,
+                        "OpsItem names another account's pipeline: ignored"
+                    );
+                    continue;
+                }
+                let account = arn_account.or(item_account);
                 let pipeline = identity(home, account, name);
                 if !links.iter().any(|l| l.pipeline == pipeline) {
                     links.push(Link {
@@ -321,6 +346,43 @@ mod tests {
             created,
             restored: None,
         }
+    }
+
+    #[test]
+    fn branch_pipelines_are_recognised_by_their_stack_prefix() {
+        let prefix = Some("tollgate-branch");
+        assert!(is_branch_pipeline(
+            "tollgate-branch-orders-main-1a2b3c4d5e",
+            prefix
+        ));
+        assert!(!is_branch_pipeline("tollgate-branchy", prefix));
+        assert!(!is_branch_pipeline("orders-prod", prefix));
+        assert!(!is_branch_pipeline("tollgate-branch-x", None));
+        assert!(!is_branch_pipeline("-x", Some("")));
+    }
+
+    #[test]
+    fn an_opsitem_links_only_its_own_accounts_pipeline_arns() {
+        let data = HashMap::from([(
+            RESOURCES_KEY.to_string(),
+            serde_json::json!([
+                {"arn": "arn:aws:codepipeline:us-east-1:222222222222:orders"},
+                {"arn": "arn:aws:codepipeline:us-east-1:111111111111:web"}
+            ])
+            .to_string(),
+        )]);
+        let home = Some("111111111111");
+        let own: Vec<String> = linked_identities(&data, home, home)
+            .into_iter()
+            .map(|l| l.pipeline)
+            .collect();
+        assert_eq!(own, vec!["web".to_string()]);
+        // An OpsItem of 222222222222 (forwarded) marks that account's pipeline only.
+        let theirs: Vec<String> = linked_identities(&data, home, Some("222222222222"))
+            .into_iter()
+            .map(|l| l.pipeline)
+            .collect();
+        assert_eq!(theirs, vec!["222222222222/orders".to_string()]);
     }
 
     proptest::proptest! {
@@ -565,7 +627,7 @@ mod tests {
     }
 
     #[test]
-    fn an_arn_links_its_own_account_and_tollgate_pipeline_the_items_account() {
+    fn an_opsitem_links_tollgate_pipeline_and_arns_of_its_own_account_only() {
         let home = Some("111111111111");
         let b = Some("222222222222");
         let data = HashMap::from([
@@ -580,10 +642,9 @@ mod tests {
             .into_iter()
             .map(|l| l.pipeline)
             .collect();
-        assert_eq!(
-            links,
-            ["222222222222/orders", "333333333333/web", "api"].map(String::from)
-        );
+        // Issue 17: an OpsItem of 222222222222 marks only that account's pipelines; the ARNs
+        // of 333333333333 and of the home account are not its to fail.
+        assert_eq!(links, ["222222222222/orders"].map(String::from));
         assert_eq!(partition(Some("cn-north-1")), "aws-cn");
         assert_eq!(partition(Some("us-gov-west-1")), "aws-us-gov");
         assert_eq!(partition(Some("eu-west-1")), "aws");

@@ -37,6 +37,10 @@ pub const TEMPLATE_ORIGINS: &[(&str, Origin)] = &[
     ),
     ("GITHUB_API_URL", Origin::Parameter("DoraGitHubApiUrl")),
     (
+        "BRANCH_STACK_PREFIX",
+        Origin::Parameter("BranchStackPrefix"),
+    ),
+    (
         "DORA_RETENTION_DAYS",
         Origin::Parameter("DoraRetentionDays"),
     ),
@@ -78,9 +82,14 @@ pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
             }
         },
     };
+    let branch_prefix = env
+        .var("BRANCH_STACK_PREFIX")
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty());
     Ok(Settings {
         home_account,
         retention,
+        branch_prefix,
         namespace: env
             .var("METRICS_NAMESPACE")
             .unwrap_or_else(|| DEFAULT_NAMESPACE.into()),

@@ -28,8 +28,9 @@ use crate::adapters::{
     PipelineHistory, Unit,
 };
 use crate::decide::{
-    PipelineFilter, Signal, branch_counts, fixes, identity, is_production_deployment, lead_times,
-    linked_identities, restore_time, split_identity, within_cloudwatch_window,
+    PipelineFilter, Signal, branch_counts, fixes, identity, is_branch_pipeline,
+    is_production_deployment, lead_times, linked_identities, restore_time, split_identity,
+    within_cloudwatch_window,
 };
 use crate::error::DoraError;
 use crate::events::{self, Trigger};
@@ -59,6 +60,9 @@ pub struct Settings {
     /// `DORA_RETENTION_DAYS` (parameter `DoraRetentionDays`, default 400): ledger items expire
     /// that many days after their event time.
     pub retention: ledger::Retention,
+    /// `BRANCH_STACK_PREFIX` (parameter `BranchStackPrefix`): pipelines named `<prefix>-…` are
+    /// Tollgate's branch pipelines, never production.
+    pub branch_prefix: Option<String>,
 }
 
 /// One of the four keys.
@@ -154,9 +158,20 @@ where
                 source,
                 detail_type,
             } => Outcome::Ignored(format!("not a DORA event: {source} / {detail_type}")),
-            Trigger::OpsItem { id, account, .. } => match calculator {
+            Trigger::OpsItem {
+                id,
+                account,
+                status,
+                time,
+            } => match calculator {
                 Calculator::ChangeFailureRate | Calculator::TimeToRestore => {
-                    self.ops_item(calculator, &id, account.as_deref(), now)
+                    // Resolved at this event's time when this event says so: never a time read
+                    // later (an edit after resolution moves LastModifiedTime).
+                    let resolved_at = status
+                        .as_deref()
+                        .is_some_and(|s| s == "Resolved")
+                        .then_some(time);
+                    self.ops_item(calculator, &id, account.as_deref(), resolved_at, now)
                         .await?
                 }
                 _ => Outcome::Ignored(format!("OpsItem {id}: not this calculator's event")),
@@ -216,6 +231,12 @@ where
         if state != "SUCCEEDED" {
             return Ok(Err(format!(
                 "{pipeline} {execution_id}: {state}, not SUCCEEDED"
+            )));
+        }
+        if is_branch_pipeline(pipeline, self.settings.branch_prefix.as_deref()) {
+            return Ok(Err(format!(
+                "{pipeline} is a branch pipeline (BRANCH_STACK_PREFIX={}-): never production",
+                self.settings.branch_prefix.as_deref().unwrap_or_default()
             )));
         }
         if !self.settings.prod_pipelines.matches(pipeline) {
@@ -631,6 +652,7 @@ where
         calculator: Calculator,
         id: &str,
         account: Option<&str>,
+        resolved_at: Option<i64>,
         now: i64,
     ) -> Result<Outcome, DoraError> {
         let item = self.ops_items.get(&self.identity(account, id)).await?;
@@ -638,9 +660,9 @@ where
         let links: Vec<_> = linked_identities(&item.data, home, account)
             .into_iter()
             .filter(|l| {
-                self.settings
-                    .prod_pipelines
-                    .matches(split_identity(&l.pipeline).1)
+                let name = split_identity(&l.pipeline).1;
+                self.settings.prod_pipelines.matches(name)
+                    && !is_branch_pipeline(name, self.settings.branch_prefix.as_deref())
             })
             .collect();
         if links.is_empty() {
@@ -648,12 +670,7 @@ where
                 "OpsItem {id} is linked to no production pipeline"
             )));
         }
-        let resolved = item
-            .status
-            .as_deref()
-            .is_some_and(|s| s == "Resolved")
-            .then_some(item.last_modified)
-            .flatten();
+        let resolved = resolved_at;
         let mut datapoints = 0;
         for link in links {
             let named = match link.execution_id.as_deref() {

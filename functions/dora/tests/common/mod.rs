@@ -540,7 +540,8 @@ pub fn stage_event(e: &Exec, stage: &str, state: &str) -> Value {
 }
 
 pub fn opsitem_event(item: &Item, update: bool) -> Value {
-    let status = item.status.as_str();
+    // OpsCenter creates OpsItems Open; the item's current status is an Update's.
+    let status = if update { item.status.as_str() } else { "Open" };
     let time = if update { item.modified } else { item.created };
     let mut detail = json!({
         "created-by": format!("arn:aws:iam::{ACCOUNT}:user/oncall"),
