@@ -75,15 +75,38 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
 /// What was done about one branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Created { stack: String },
-    AlreadyExists { stack: String },
-    Skipped { reason: String },
-    Refused { reason: String },
-    Deleting { stack: String, emptied: Vec<String> },
-    NothingToDelete { stack: String },
-    NotOurs { stack: String, reason: String },
-    DeleteFailed { stack: String, reason: String },
+    Created {
+        stack: String,
+    },
+    AlreadyExists {
+        stack: String,
+    },
+    Skipped {
+        reason: String,
+    },
+    Refused {
+        reason: String,
+    },
+    Deleting {
+        stack: String,
+        emptied: Vec<String>,
+    },
+    NothingToDelete {
+        stack: String,
+    },
+    NotOurs {
+        stack: String,
+        reason: String,
+    },
+    DeleteFailed {
+        stack: String,
+        reason: String,
+    },
     Touched,
+    /// A push found no usable record of a live stack: the record was rebuilt from its tags.
+    Repaired {
+        stack: String,
+    },
     Duplicate,
 }
 
@@ -109,6 +132,7 @@ impl Outcome {
                 json!({"outcome": "delete-failed", "stack": stack, "reason": reason})
             }
             Outcome::Touched => json!({"outcome": "touched"}),
+            Outcome::Repaired { stack } => json!({"outcome": "repaired", "stack": stack}),
             Outcome::Duplicate => json!({"outcome": "duplicate"}),
         }
     }
@@ -244,6 +268,17 @@ where
     async fn create(&self, change: &BranchChange) -> Result<Outcome, HandlerError> {
         let name = self.stack_name(&change.repository, &change.branch);
         if let Some(existing) = self.stacks.find(&name).await? {
+            // A retry after CreateStack succeeded but the record write failed: write it now.
+            if owned_by(&existing, &change.repository, &change.branch) {
+                self.repair(
+                    &existing,
+                    change.source,
+                    &change.repository,
+                    &change.branch,
+                    now(),
+                )
+                .await?;
+            }
             return Ok(Outcome::AlreadyExists {
                 stack: existing.name,
             });
@@ -377,19 +412,37 @@ where
 
     async fn touch(&self, change: &BranchChange) -> Result<Outcome, HandlerError> {
         let (pk, sk) = record_key(&change.repository, &change.branch);
-        let Some(record) = self.store.get(&pk, &sk).await? else {
-            return Ok(Outcome::Skipped {
-                reason: "no branch stack".into(),
-            });
+        let record = self.store.get(&pk, &sk).await?;
+        let active = record
+            .as_ref()
+            .is_some_and(|r| r.state.as_deref() == Some("ACTIVE"));
+        let Some(record) = record.filter(|_| active) else {
+            // No record (or one that says the stack is gone): if a live stack of ours exists,
+            // the record was lost; rebuild it so the branch's activity counts.
+            let name = self.stack_name(&change.repository, &change.branch);
+            return match self.stacks.find(&name).await? {
+                Some(stack)
+                    if owned_by(&stack, &change.repository, &change.branch)
+                        && !stack.status.starts_with("DELETE_") =>
+                {
+                    self.repair(
+                        &stack,
+                        change.source,
+                        &change.repository,
+                        &change.branch,
+                        now(),
+                    )
+                    .await?;
+                    Ok(Outcome::Repaired { stack: name })
+                }
+                _ => Ok(Outcome::Skipped {
+                    reason: "no branch stack".into(),
+                }),
+            };
         };
-        if record.state.as_deref() != Some("ACTIVE") {
-            return Ok(Outcome::Skipped {
-                reason: "branch stack not active".into(),
-            });
-        }
         let mut data = record.data.clone();
         if let Some(map) = data.as_object_mut() {
-            map.insert("lastEvent".into(), json!(epoch_seconds(SystemTime::now())));
+            map.insert("lastEvent".into(), json!(now()));
         }
         match self
             .store
@@ -399,6 +452,28 @@ where
             Ok(()) | Err(StateError::TransitionNotAllowed { .. }) => Ok(Outcome::Touched),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Writes (or rewrites) the branch's record from its live stack, with last activity `at`:
+    /// a lost record is never evidence of idleness.
+    async fn repair(
+        &self,
+        stack: &StackInfo,
+        source: Source,
+        repository: &str,
+        branch: &str,
+        at: i64,
+    ) -> Result<(), StateError> {
+        tracing::warn!(stack = %stack.name, %repository, %branch, "branch record missing or stale; rebuilt from the stack's tags");
+        emit_count("BranchRecordsRepaired", 1);
+        self.record(
+            repository,
+            branch,
+            "ACTIVE",
+            json!({"stackId": stack.id, "stackName": stack.name, "source": source.as_str(),
+                   "created": stack.created, "lastEvent": at, "repaired": at}),
+        )
+        .await
     }
 
     async fn record(
@@ -448,6 +523,7 @@ where
         let ttl_secs =
             i64::try_from(self.settings.ttl_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
         let mut kept = 0u64;
+        let mut repaired = 0u64;
         let mut results = Vec::new();
         for stack in self
             .stacks
@@ -467,11 +543,30 @@ where
                 continue;
             }
             let (pk, sk) = record_key(&repository, &branch);
+            // Idleness only from a record that proves it: an ACTIVE record with its last event.
             let last = match self.store.get(&pk, &sk).await {
-                Ok(Some(r)) => r.data.get("lastEvent").and_then(Value::as_i64),
-                _ => None,
-            }
-            .unwrap_or(stack.created);
+                Ok(Some(r)) if r.state.as_deref() == Some("ACTIVE") => {
+                    r.data.get("lastEvent").and_then(Value::as_i64)
+                }
+                Ok(_) => None,
+                Err(e) => {
+                    // Cannot tell how long it was idle: keep it (fail closed).
+                    tracing::warn!(stack = %stack.name, error = %e, "branch record unreadable; stack kept");
+                    emit_count("BranchRecordUnreadable", 1);
+                    kept += 1;
+                    continue;
+                }
+            };
+            let last = match last {
+                Some(last) => last,
+                None => {
+                    self.repair(&stack, source, &repository, &branch, now)
+                        .await
+                        .map_err(HandlerError::from)?;
+                    repaired += 1;
+                    now
+                }
+            };
             let reason = if ttl_secs > 0 && now.saturating_sub(last) > ttl_secs {
                 Some(format!("idle longer than {} days", self.settings.ttl_days))
             } else {
@@ -493,8 +588,17 @@ where
                 }
             }
         }
-        Ok(json!({"outcome": "swept", "kept": kept, "destroyed": results}))
+        Ok(json!({"outcome": "swept", "kept": kept, "repaired": repaired, "destroyed": results}))
     }
+}
+
+/// Whether Tollgate's tags say it created `stack` for this repository and branch.
+pub fn owned_by(stack: &StackInfo, repository: &str, branch: &str) -> bool {
+    matches!(owner(stack), Some((_, r, b)) if r == repository && b == branch)
+}
+
+fn now() -> i64 {
+    epoch_seconds(SystemTime::now())
 }
 
 /// The (source, repository, branch) Tollgate's tags name, or `None` when it did not create the stack.

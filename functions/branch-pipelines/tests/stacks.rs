@@ -541,3 +541,131 @@ async fn awkward_branch_names_get_stacks_with_valid_distinct_names() {
     expected.sort();
     assert_eq!(given, expected);
 }
+
+impl World {
+    async fn record(&self, repository: &str, branch: &str) -> Option<tollgate::state::Record> {
+        let (pk, sk) = record_key(repository, branch);
+        self.deps.store.get(&pk, &sk).await.expect("get record")
+    }
+
+    async fn lose_record(&self, repository: &str, branch: &str) {
+        let (pk, sk) = record_key(repository, branch);
+        self.deps
+            .store
+            .delete(&pk, &sk)
+            .await
+            .expect("delete record");
+        assert!(self.record(repository, branch).await.is_none());
+    }
+}
+
+#[tokio::test]
+async fn the_sweeper_keeps_a_stack_whose_record_cannot_be_read() {
+    let mut w = world("http://127.0.0.1:9", 20).await;
+    w.handle(codecommit("referenceCreated", "orders-api", "feature/busy"))
+        .await;
+    w.deps.settings.ttl_days = 1;
+    // The table is unreachable (a name that does not exist): every read fails.
+    let dynamo = aws_sdk_dynamodb::Client::new(&moto_config().await);
+    w.deps.store = DynamoStateStore::new(dynamo, unique("no-such-table"));
+    let now = tollgate::state::epoch_seconds(std::time::SystemTime::now());
+    let out = w.deps.sweep_at(now + 90 * 86_400).await.expect("swept");
+    assert_eq!(out["kept"], 1, "{out}");
+    assert_eq!(out["destroyed"], json!([]), "{out}");
+    assert_eq!(w.stacks().await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_sweeper_rebuilds_a_missing_record_as_active_now_and_only_a_later_proven_idleness_deletes()
+ {
+    let mut w = world("http://127.0.0.1:9", 20).await;
+    w.handle(codecommit("referenceCreated", "orders-api", "feature/old"))
+        .await;
+    w.lose_record("orders-api", "feature/old").await;
+    w.deps.settings.ttl_days = 7;
+    let now = tollgate::state::epoch_seconds(std::time::SystemTime::now());
+    // Though the stack is 90 "days" old, a lost record is never idleness.
+    let out = w.deps.sweep_at(now + 90 * 86_400).await.expect("swept");
+    assert_eq!(
+        (out["kept"].clone(), out["repaired"].clone()),
+        (json!(1), json!(1)),
+        "{out}"
+    );
+    assert_eq!(w.stacks().await.len(), 1);
+    let record = w
+        .record("orders-api", "feature/old")
+        .await
+        .expect("rebuilt");
+    assert_eq!(record.state.as_deref(), Some("ACTIVE"));
+    assert_eq!(record.data["lastEvent"], json!(now + 90 * 86_400));
+    assert!(
+        record.data["stackId"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    );
+    // The rebuilt record is the evidence from then on: 8 more days of silence is idle.
+    let out = w.deps.sweep_at(now + 98 * 86_400).await.expect("swept");
+    assert_eq!(
+        out["destroyed"][0]["reason"], "idle longer than 7 days",
+        "{out}"
+    );
+    assert!(w.stacks().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_redelivered_create_answered_already_exists_writes_the_lost_record() {
+    let w = world("http://127.0.0.1:9", 20).await;
+    w.handle(codecommit(
+        "referenceCreated",
+        "orders-api",
+        "feature/retry",
+    ))
+    .await;
+    // CreateStack succeeded but the record write failed: the record is absent.
+    w.lose_record("orders-api", "feature/retry").await;
+    let out = w
+        .handle(codecommit(
+            "referenceCreated",
+            "orders-api",
+            "feature/retry",
+        ))
+        .await;
+    assert_eq!(out["outcome"], "already-exists", "{out}");
+    let record = w
+        .record("orders-api", "feature/retry")
+        .await
+        .expect("repaired");
+    assert_eq!(record.state.as_deref(), Some("ACTIVE"));
+    assert!(record.data["lastEvent"].as_i64().is_some());
+}
+
+#[tokio::test]
+async fn a_push_to_a_branch_whose_record_is_missing_repairs_it() {
+    let w = world("http://127.0.0.1:9", 20).await;
+    w.handle(codecommit(
+        "referenceCreated",
+        "orders-api",
+        "feature/pushed",
+    ))
+    .await;
+    w.lose_record("orders-api", "feature/pushed").await;
+    let out = w
+        .handle(codecommit(
+            "referenceUpdated",
+            "orders-api",
+            "feature/pushed",
+        ))
+        .await;
+    assert_eq!(out["outcome"], "repaired", "{out}");
+    let record = w
+        .record("orders-api", "feature/pushed")
+        .await
+        .expect("repaired");
+    assert_eq!(record.state.as_deref(), Some("ACTIVE"));
+    // A push to a branch without any stack still changes nothing.
+    let out = w
+        .handle(codecommit("referenceUpdated", "orders-api", "feature/none"))
+        .await;
+    assert_eq!(out["outcome"], "skipped", "{out}");
+    assert!(w.record("orders-api", "feature/none").await.is_none());
+}
