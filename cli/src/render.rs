@@ -192,6 +192,7 @@ mod tests {
             lead_times: vec![
                 LeadTimes {
                     truncated_from: None,
+                    base_commit: None,
                     pipeline: "shop-prod".into(),
                     execution_id: "e1".into(),
                     time: NOW - 6 * D,
@@ -199,6 +200,7 @@ mod tests {
                 },
                 LeadTimes {
                     truncated_from: None,
+                    base_commit: None,
                     pipeline: "shop-prod".into(),
                     execution_id: "e4".into(),
                     time: NOW - D,

@@ -73,6 +73,7 @@ async fn seed(store: &DynamoStateStore, now: i64) {
     ] {
         let lead = LeadTimes {
             truncated_from: None,
+            base_commit: None,
             pipeline: pipeline.into(),
             execution_id: id.into(),
             time,

@@ -68,6 +68,7 @@ fn ledgers() -> Vec<PipelineLedger> {
                 let commits = 1 + rng.below(5) as usize;
                 lead_times.push(LeadTimes {
                     truncated_from: None,
+                    base_commit: None,
                     pipeline: pipeline.clone(),
                     execution_id,
                     time,

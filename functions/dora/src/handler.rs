@@ -12,9 +12,9 @@
 //! a replayed or retried event never adds a datapoint twice.
 //!
 //! Out of order: each calculator reads the ledger as it is when the event arrives. Deployment
-//! counts, failures and restorations do not depend on the order. Lead time does where two
-//! deployments of one pipeline arrive in reverse order: the later one, handled first, compares
-//! from the deployment before both, so the commits of the earlier one are counted with it too.
+//! counts, failures and restorations do not depend on the order. Lead time would where two
+//! deployments of one pipeline arrive in reverse order; the earlier one, handled last, takes its
+//! commits back from the later one's ledger record (see `docs/dora.md`, out-of-order deliveries).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -441,18 +441,18 @@ where
         let lead = match ledger::lead_times_of(&self.store, deployment).await? {
             Some(lead) => lead,
             None => {
-                let (commit_times, shipped) = self.new_commit_times(deployment, source).await?;
-                let mut seconds = lead_times(deployment.time, &commit_times);
-                seconds.truncate(MAX_LEAD_TIMES);
-                let lead = LeadTimes {
-                    pipeline: deployment.pipeline.clone(),
-                    execution_id: deployment.execution_id.clone(),
-                    time: deployment.time,
-                    truncated_from: (shipped > seconds.len())
-                        .then(|| u64::try_from(shipped).unwrap_or(u64::MAX)),
-                    seconds,
-                };
+                let base = ledger::previous_deployment(&self.store, deployment).await?;
+                let lead = self
+                    .measure(deployment, source, base.and_then(|b| b.commit))
+                    .await?;
                 ledger::record_lead_times(&self.store, &lead, self.settings.retention).await?;
+                // Arrived late? The next deployment's lead times were measured past this one:
+                // give this one's commits back to it, and keep CloudWatch from counting them twice.
+                if self.correct_next(deployment).await? {
+                    self.mark_emitted(LEAD_TIME_FOR_CHANGES, deployment, now)
+                        .await?;
+                    return Ok(0);
+                }
                 lead
             }
         };
@@ -469,14 +469,104 @@ where
         .await
     }
 
-    /// The commit times of the commits `deployment` newly shipped (at most
+    /// The lead times of the commits `deployment` newly shipped since `base` (a commit), at
+    /// most [`MAX_LEAD_TIMES`] of them.
+    async fn measure(
+        &self,
+        deployment: &Deployment,
+        source: &ExecutionSource,
+        base: Option<String>,
+    ) -> Result<LeadTimes, DoraError> {
+        let (commit_times, shipped) = self
+            .new_commit_times(deployment, source, base.clone())
+            .await?;
+        let mut seconds = lead_times(deployment.time, &commit_times);
+        seconds.truncate(MAX_LEAD_TIMES);
+        Ok(LeadTimes {
+            pipeline: deployment.pipeline.clone(),
+            execution_id: deployment.execution_id.clone(),
+            time: deployment.time,
+            truncated_from: (shipped > seconds.len())
+                .then(|| u64::try_from(shipped).unwrap_or(u64::MAX)),
+            seconds,
+            base_commit: base,
+        })
+    }
+
+    /// When `deployment` arrived after the next deployment of its pipeline (by event time) had
+    /// its lead times measured from an earlier base, measures them again from `deployment`'s
+    /// commit and replaces them in the ledger: each commit belongs to the first deployment that
+    /// shipped it. True when the next one's datapoints had already gone to CloudWatch (so the
+    /// commits `deployment` shipped are in CloudWatch already, under the next deployment).
+    async fn correct_next(&self, deployment: &Deployment) -> Result<bool, DoraError> {
+        let Some(commit) = deployment.commit.clone() else {
+            return Ok(false);
+        };
+        let Some(next) = ledger::next_deployment(&self.store, deployment).await? else {
+            return Ok(false);
+        };
+        let Some(stale) = ledger::lead_times_of(&self.store, &next).await? else {
+            return Ok(false); // not measured yet: it will compare from this deployment
+        };
+        if stale.base_commit.as_deref() == Some(commit.as_str()) {
+            return Ok(false);
+        }
+        let source = ExecutionSource {
+            commit: next.commit.clone(),
+            repository: next.repository.clone(),
+            ..ExecutionSource::default()
+        };
+        let corrected = self.measure(&next, &source, Some(commit)).await?;
+        tracing::info!(
+            pipeline = %deployment.pipeline,
+            late = %deployment.execution_id,
+            next = %next.execution_id,
+            before = stale.seconds.len(),
+            after = corrected.seconds.len(),
+            "deployment arrived after the next one: its commits moved back to it in the ledger"
+        );
+        ledger::replace_lead_times(&self.store, &corrected).await?;
+        let marker = self
+            .store
+            .get(
+                &ledger::emitted_pk(LEAD_TIME_FOR_CHANGES),
+                &format!("{}#{}", next.pipeline, next.execution_id),
+            )
+            .await?;
+        Ok(marker.is_some())
+    }
+
+    /// Records the datapoints of `deployment` as written without writing them (they are in
+    /// CloudWatch already, under another deployment).
+    async fn mark_emitted(
+        &self,
+        metric: &'static str,
+        deployment: &Deployment,
+        now: i64,
+    ) -> Result<(), DoraError> {
+        let marker = Record::new(
+            ledger::emitted_pk(metric),
+            format!("{}#{}", deployment.pipeline, deployment.execution_id),
+        )
+        .expiring_after(
+            std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0)),
+            MARKER_TTL,
+        );
+        match self.store.create(&marker).await {
+            Ok(()) | Err(StateError::AlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The commit times of the commits `deployment` newly shipped since `base` (at most
     /// [`crate::adapters::MAX_COMPARE_COMMITS`]), and how many it shipped.
     async fn new_commit_times(
         &self,
         deployment: &Deployment,
         source: &ExecutionSource,
+        base: Option<String>,
     ) -> Result<(Vec<i64>, usize), DoraError> {
-        let times = self.commit_times(deployment, source).await?;
+        let times = self.commit_times(deployment, source, base).await?;
         Ok(match times {
             Ok(compared) => {
                 let shipped = compared.total;
@@ -494,6 +584,7 @@ where
         &self,
         deployment: &Deployment,
         source: &ExecutionSource,
+        base: Option<String>,
     ) -> Result<Result<Compared, Vec<i64>>, DoraError> {
         let Some(head) = deployment.commit.as_deref() else {
             tracing::warn!(execution_id = %deployment.execution_id, "no commit known: no lead time");
@@ -524,9 +615,6 @@ where
             };
             return Ok(Err(fallback(why)));
         };
-        let base = ledger::previous_deployment(&self.store, deployment)
-            .await?
-            .and_then(|d| d.commit);
         match base {
             Some(base) if base == head => Ok(Err(Vec::new())),
             Some(base) => match github.compare(repository, &base, head).await? {

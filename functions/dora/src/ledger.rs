@@ -343,6 +343,74 @@ pub async fn lead_times_of(
     }
 }
 
+/// The pipeline's first non-rollback deployment after `this` (by time, then execution id): one
+/// forward query, usually of two items.
+pub async fn next_deployment(
+    store: &impl StateStore,
+    this: &Deployment,
+) -> Result<Option<Deployment>, StateError> {
+    let pk = deploy_pk(&this.pipeline);
+    let mut lower = time_sk(this.time, &this.execution_id);
+    let ceiling = time_ceiling(i64::MAX / 2);
+    let mut size = 2;
+    loop {
+        let page = store
+            .query_range(
+                &pk,
+                SkRange {
+                    from: &lower,
+                    to: &ceiling,
+                },
+                Some(size),
+                false,
+            )
+            .await?;
+        let full = page.len() == size;
+        size = PAGE;
+        for record in &page {
+            if record.sk == lower {
+                continue;
+            }
+            let d: Deployment = decode(record)?;
+            if d.execution_id != this.execution_id && !d.is_rollback() {
+                return Ok(Some(d));
+            }
+        }
+        match page.last() {
+            Some(last) if full && last.sk != lower => lower = last.sk.clone(),
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// The state of a lead-time record (so that a correction can replace it).
+const RECORDED: &str = "RECORDED";
+
+/// Replaces the lead times of a deployment (a late earlier deployment corrected them).
+pub async fn replace_lead_times(
+    store: &impl StateStore,
+    lead: &LeadTimes,
+) -> Result<(), StateError> {
+    let sk = time_sk(lead.time, &lead.execution_id);
+    match store
+        .transition(
+            &lead_pk(&lead.pipeline),
+            &sk,
+            RECORDED,
+            RECORDED,
+            Some(&encode(lead)?),
+        )
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(StateError::TransitionNotAllowed { .. }) => {
+            tracing::warn!(execution_id = %lead.execution_id, "lead times not replaceable (recorded before corrections existed)");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Records the lead times of a deployment (once).
 pub async fn record_lead_times(
     store: &impl StateStore,
@@ -353,6 +421,7 @@ pub async fn record_lead_times(
         lead_pk(&lead.pipeline),
         time_sk(lead.time, &lead.execution_id),
     )
+    .with_state(RECORDED)
     .with_data(encode(lead)?);
     create_once(store, expiring(record, retention, lead.time))
         .await

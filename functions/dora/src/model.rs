@@ -76,6 +76,10 @@ pub struct LeadTimes {
     /// at 1,000 commits): how many it shipped. `seconds` then holds the first (oldest) ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncated_from: Option<u64>,
+    /// The commit they were measured from (the previous deployment's), when there was one: a
+    /// deployment that arrives late between the two corrects them (see `docs/dora.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_commit: Option<String>,
 }
 
 /// At most this many lead times are stored per deployment (about 12 KB of JSON, far below

@@ -309,6 +309,7 @@ mod tests {
     fn lead(pipeline: &str, id: &str, time: i64, seconds: &[i64]) -> LeadTimes {
         LeadTimes {
             truncated_from: None,
+            base_commit: None,
             pipeline: pipeline.into(),
             execution_id: id.into(),
             time,

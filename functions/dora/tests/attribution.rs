@@ -141,3 +141,52 @@ async fn a_branch_pipeline_deployment_is_not_counted_even_with_prod_pipelines_st
         0.0
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn out_of_order_deliveries_give_each_commit_to_its_first_deployment() {
+    use dora::model::LEAD_TIME_FOR_CHANGES;
+    use std::sync::{Arc, Mutex};
+    let t0 = (now() - 2 * 86_400) / H * H;
+    // c0 … c4 an hour apart; d0 ships c0, d1 c1–c2, d2 c3–c4.
+    let history: History = Arc::new(Mutex::new(
+        (0..5).map(|i| (format!("c{i}"), t0 + i * H)).collect(),
+    ));
+    let (_server, gh) = github(&history).await;
+    let w = world();
+    let runs = [
+        exec("web", "d0", t0 + 30 * 60, "c0"),
+        exec("web", "d1", t0 + 2 * H + 30 * 60, "c2"),
+        exec("web", "d2", t0 + 4 * H + 30 * 60, "c4"),
+    ];
+    seed_web(&w, &runs, &[]);
+    let ns = tollgate_tests::unique("DORA");
+    let (deps, _rules) = deps(&ns, "*", &w, Some(gh)).await;
+    // d1's event arrives last.
+    for r in [&runs[0], &runs[2], &runs[1]] {
+        deliver(&deps, &execution_event(r)).await;
+    }
+    // And again, in every order: nothing changes.
+    for r in &runs {
+        deliver(&deps, &execution_event(r)).await;
+    }
+    let ledger = dora::ledger::pipeline(&deps.store, "web").await.unwrap();
+    let seconds = |id: &str| {
+        ledger
+            .lead_times
+            .iter()
+            .find(|l| l.execution_id == id)
+            .map(|l| l.seconds.clone())
+            .unwrap_or_default()
+    };
+    let half = 30 * 60;
+    assert_eq!(seconds("d0"), vec![half]);
+    assert_eq!(seconds("d1"), vec![H + half, half]);
+    assert_eq!(seconds("d2"), vec![H + half, half]);
+    // The report reads the ledger: five changes, each once.
+    let report = dora::report::summarize(&[ledger], now(), 30);
+    assert_eq!(report.pipelines[0].changes, 5);
+    // CloudWatch cannot take datapoints back: d2's went out with c1–c4, so d1 adds none and
+    // every commit is counted once there too.
+    let lead = stats(&ns, LEAD_TIME_FOR_CHANGES, Some("web"), t0, t0 + 6 * H).await;
+    assert_eq!(lead.count, 5.0);
+}

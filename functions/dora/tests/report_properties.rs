@@ -72,6 +72,7 @@ fn ledgers(gens: &[Gen]) -> Vec<PipelineLedger> {
         if !g.leads.is_empty() {
             l.lead_times.push(LeadTimes {
                 truncated_from: None,
+                base_commit: None,
                 pipeline: l.pipeline.clone(),
                 execution_id: id.clone(),
                 time,
