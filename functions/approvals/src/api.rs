@@ -595,6 +595,16 @@ where
         .chars()
         .take(MAX_COMMENT_CHARS)
         .collect();
+    if choice == Choice::Approve && fields.get(crate::render::REVIEWED) != Some("on") {
+        return Reply::message(
+            400,
+            "Tick \"I reviewed this release\" to approve",
+            &[
+                "Nothing was changed. Go back, review the release, tick the box and press Approve."
+                    .into(),
+            ],
+        );
+    }
     if choice == Choice::Reject && comment.is_empty() {
         return Reply::message(
             400,
@@ -979,6 +989,7 @@ mod tests {
         assert!(key.verify_form_token(&claims, fields.get("form").unwrap()));
         assert_eq!(fields.get("decision"), Some("approve"));
         assert_eq!(fields.get("comment"), Some("Change set reviewed."));
+        assert_eq!(fields.get("reviewed"), Some("on"), "the box is ticked");
     }
 
     fn with_headers(headers: &[(&str, &str)]) -> HttpRequest {

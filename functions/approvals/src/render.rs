@@ -26,6 +26,8 @@ ul.links{padding-left:1.2rem}\
 .meta{color:GrayText;font-size:.9rem}\
 form{margin:1.25rem 0;padding:1rem;border:1px solid GrayText;border-radius:.5rem}\
 label{display:block;font-weight:600;margin-bottom:.3rem}\
+label.inline{display:inline;font-weight:600}\
+p.check{margin:.6rem 0 0}\
 textarea{box-sizing:border-box;width:100%;min-height:4.5rem;font:inherit;padding:.4rem}\
 button{font:inherit;font-size:1.05rem;margin-top:.6rem;padding:.7rem 1.2rem;border:0;border-radius:.4rem;cursor:pointer;width:100%}\
 button.approve{background:#1a7f37;color:#fff}\
@@ -126,6 +128,10 @@ pub fn document(title: &str, body: Markup) -> String {
     .into_string()
 }
 
+/// The Approve form's checkbox ("I reviewed this release"): browsers send `reviewed=on` only
+/// when a person ticked it.
+pub const REVIEWED: &str = "reviewed";
+
 /// What the approval page needs besides the approval.
 pub struct PageContext<'a> {
     pub claims: &'a LinkClaims,
@@ -189,14 +195,20 @@ pub fn approval_page(approval: &Approval, ctx: &PageContext<'_>) -> String {
             input type="hidden" name="decision" value="approve";
             label for="approve-comment" { "Comment (optional)" }
             textarea id="approve-comment" name="comment" maxlength="1000" {}
-            button.approve type="submit" { "Approve" }
+            // A deliberate act: a program that submits the form as it comes approves nothing.
+            p.check {
+                input type="checkbox" id=(REVIEWED) name=(REVIEWED) required;
+                " "
+                label.inline for=(REVIEWED) { "I reviewed this release" }
+            }
+            button.approve type="submit" { "Approve: " (approval.target.describe()) " continues" }
         }
         form method="post" action=(approval.id) {
             (hidden_fields(ctx))
             input type="hidden" name="decision" value="reject";
             label for="reject-reason" { "Reason for rejecting (required)" }
             textarea id="reject-reason" name="comment" required minlength="1" maxlength="1000" {}
-            button.reject type="submit" { "Reject" }
+            button.reject type="submit" { "Reject: " (approval.target.describe()) " stops" }
         }
     };
     document(&approval.subject, body)

@@ -567,3 +567,44 @@ async fn every_page_carries_the_security_headers() {
     assert_eq!(header("cache-control"), "no-store");
     assert!(header("content-type").starts_with("text/html"));
 }
+
+#[tokio::test]
+async fn a_program_that_submits_each_form_without_a_persons_input_changes_nothing() {
+    let world = World::new().await;
+    let (execution, _, links) = ask(&world, 1, 1).await;
+    let deps = world.api_deps();
+    let page = respond(&deps, &get(&links[0]), now_secs()).await;
+    assert!(
+        page.html.contains("I reviewed this release") && page.html.contains("continues"),
+        "{}",
+        page.html
+    );
+    for decision in ["approve", "reject"] {
+        // The form's own fields, untouched: no tick, no reason.
+        let as_is = post_as_is(&links[0], &form_fields(&page.html, decision));
+        let reply = respond(&deps, &as_is, now_secs()).await;
+        assert_eq!(reply.status, 400, "{decision}: {}", reply.html);
+        // A scanner that fills the comment but ticks nothing.
+        let mut commented = form_fields(&page.html, decision);
+        commented.push(("comment".into(), String::new()));
+        let reply = respond(&deps, &post_as_is(&links[0], &commented), now_secs()).await;
+        assert_eq!(reply.status, 400, "{decision}: {}", reply.html);
+    }
+    let head = approvals::api::HttpRequest {
+        method: "HEAD".into(),
+        ..get(&links[0])
+    };
+    assert_eq!(respond(&deps, &head, now_secs()).await.status, 200);
+    assert_eq!(status_of(&world, &links[0]).await, Status::Pending);
+    let loaded = world
+        .store()
+        .load(&id_of(&links[0]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(loaded.votes.is_empty());
+    assert_eq!(world.status(&execution).await, "RUNNING");
+    // A person ticks the box: approved.
+    let (status, html) = press(&world, &links[0], "approve", "").await;
+    assert_eq!(status, 200, "{html}");
+}

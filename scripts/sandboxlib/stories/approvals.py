@@ -127,6 +127,18 @@ def situations(world: Approvals, result):
                  state == "PENDING" and status == "RUNNING" and set(answers) == {200},
                  "the page (200) each time, the approval still PENDING, the execution still RUNNING", checks=f"{len(ours)} link(s)")
 
+    # 2b. A program submits each form as it comes: no tick, no reason.
+    page = http("GET", link)
+    untouched = [http("POST", link.split("?")[0], form_fields(page.body, d),
+                      {"Origin": world.api.url, "Sec-Fetch-Site": "same-origin"}).status for d in ("approve", "reject")]
+    head = http("HEAD", link).status
+    state = world.approval_state(link)
+    yield result("a program submits Approve and Reject without a person's input (no tick, no reason): nothing changes",
+                 "nothing changed", f"POSTs answered {untouched}, HEAD {head}; approval {state}",
+                 untouched == [400, 400] and head in (200, 404) and state == "PENDING",
+                 "400 for both (\"I reviewed this release\" unticked, no reason), the approval still PENDING",
+                 checks="the forms' own fields, posted untouched")
+
     # 3. The page.
     page = http("GET", link)
     headers = {k.lower(): v for k, v in page.headers.items()}
@@ -156,7 +168,7 @@ def situations(world: Approvals, result):
                  "200, the execution SUCCEEDED with the approver in its output", checks="POST as the page's form sends it")
 
     # 6. Double click.
-    again = http("POST", link.split("?")[0], {**form_fields(page.body, "approve"), "comment": ""},
+    again = http("POST", link.split("?")[0], {**form_fields(page.body, "approve"), "comment": "", "reviewed": "on"},
                  {"Origin": world.api.url, "Sec-Fetch-Site": "same-origin"})
     yield result("a second click on Approve changes nothing", "nothing changed",
                  f"POST answered {again.status}: {'already approved' if 'Already approved' in again.body else again.body[:80]}",

@@ -409,5 +409,7 @@ def press(api_url: str, link: str, decision: str, comment: str) -> Answer:
     page = http("GET", link)
     fields = form_fields(page.body, decision)
     fields["comment"] = comment
+    if decision == "approve":
+        fields["reviewed"] = "on"  # the approver ticks "I reviewed this release"
     action = link.split("?", 1)[0]
     return http("POST", action, fields, {"Origin": api_url, "Sec-Fetch-Site": "same-origin"})

@@ -484,8 +484,22 @@ pub fn form_fields(page: &str, decision: &str) -> Vec<(String, String)> {
     panic!("no {decision} form on the page: {page}");
 }
 
-/// A POST as the page's form sends it: same origin, form-encoded fields, plus the comment.
+/// A POST as the page's form sends it when a person filled it in: same origin, form-encoded
+/// fields, the comment, and for Approve the ticked "I reviewed this release" (`reviewed=on`).
 pub fn post(url: &str, fields: &[(String, String)], comment: &str) -> HttpRequest {
+    let mut filled = fields.to_vec();
+    if fields
+        .iter()
+        .any(|(n, v)| n == "decision" && v == "approve")
+    {
+        filled.push(("reviewed".into(), "on".into()));
+    }
+    filled.push(("comment".into(), comment.into()));
+    post_as_is(url, &filled)
+}
+
+/// A POST of exactly `fields` (what a program that submits the form untouched sends).
+pub fn post_as_is(url: &str, fields: &[(String, String)]) -> HttpRequest {
     let rest = url
         .strip_prefix(BASE_URL)
         .expect("a link to the approval API");
@@ -494,7 +508,6 @@ pub fn post(url: &str, fields: &[(String, String)], comment: &str) -> HttpReques
     for (name, value) in fields {
         body.append_pair(name, value);
     }
-    body.append_pair("comment", comment);
     HttpRequest {
         method: "POST".into(),
         path: path.into(),
