@@ -6,6 +6,7 @@ It answers, itself, what moto (5.2.5) lacks, in each service's own protocol:
     length limits, InvalidJobStateException for a second result, and a switch for outages
   - CloudFormation drift detection (query protocol): DetectStackDrift,
     DescribeStackDriftDetectionStatus, DescribeStackResourceDrifts
+  - CodeCommit GetBranch, for the branches a scenario seeds (codecommit_branches)
   - CodePipeline execution history (ListPipelineExecutions, GetPipelineExecution,
     ListActionExecutions) and SSM GetOpsItem, for the pipelines and OpsItems a scenario seeds
     (sandboxlib.history; the DORA story's week is sandboxlib.stories.dora_week)
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -136,6 +138,9 @@ class FakeAws:
       pipeline_history  pipeline name -> its executions, oldest first (sandboxlib.history's shape):
                         ListPipelineExecutions, GetPipelineExecution, ListActionExecutions answer from it
       ops_items         OpsItem id -> GetOpsItem's OpsItem
+      codecommit_branches  repository -> its branches: GetBranch answers them, and
+                        BranchDoesNotExistException for any other branch of that repository
+                        (RepositoryDoesNotExistException for a repository not listed)
     What happened:
       results           job id -> ("success" | "failure", request): the one result each job got
       report_attempts   every job result call: (job id, operation, HTTP status)
@@ -144,7 +149,7 @@ class FakeAws:
     """
 
     SETTINGS = ("health_events", "health_error", "health_services", "stack_drifts", "codepipeline_outage",
-                "pipeline_history", "ops_items")
+                "pipeline_history", "ops_items", "codecommit_branches")
 
     moto_url: str = ""
     health_events: list = field(default_factory=list)
@@ -157,6 +162,7 @@ class FakeAws:
     # CloudFormation drift detection: stack -> list of (logical id, type, status, [paths])
     stack_drifts: dict = field(default_factory=dict)
     detections: dict = field(default_factory=dict)  # detection id -> stack
+    codecommit_branches: dict = field(default_factory=dict)  # repository -> [branch]
     history: History = field(default_factory=lambda: History(Validation), repr=False, compare=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
@@ -187,9 +193,24 @@ class FakeAws:
                 return self.health(operation, body)
             if service == "CodePipeline_20150709" and operation in ("PutJobSuccessResult", "PutJobFailureResult"):
                 return self.job_result(operation, body)
+            if service == "CodeCommit_20150413" and operation == "GetBranch":
+                return self.get_branch(body)
             if self.history.serves(service, operation, body):
                 return self.history.handle(service, operation, body, _moto_has_pipeline)
             return 400, {"__type": "UnknownOperationException", "message": f"{target} is not faked"}
+
+    def get_branch(self, body: dict) -> tuple[int, dict]:
+        repository, branch = body.get("repositoryName"), body.get("branchName")
+        if not repository or not branch:
+            return 400, {"__type": "RepositoryNameRequiredException" if not repository else "BranchNameRequiredException",
+                         "message": "repositoryName and branchName are required"}
+        if repository not in self.codecommit_branches:
+            return 400, {"__type": "RepositoryDoesNotExistException", "message": f"{repository} does not exist"}
+        if branch not in self.codecommit_branches[repository]:
+            return 400, {"__type": "BranchDoesNotExistException",
+                         "message": f"Branch '{branch}' does not exist in repository '{repository}'"}
+        commit = hashlib.sha1(f"{repository}/{branch}".encode()).hexdigest()
+        return 200, {"branch": {"branchName": branch, "commitId": commit}}
 
     def health(self, operation: str, body: dict) -> tuple[int, dict]:
         if operation not in ("DescribeEvents", "DescribeEventTypes"):
@@ -601,7 +622,8 @@ class Front:
         if target:  # awsJson: the stand-in's services, or moto's
             service, _, operation = target.partition(".")
             if service == "AWSHealth_20160804" or (
-                    service == "CodePipeline_20150709" and operation in ("PutJobSuccessResult", "PutJobFailureResult")):
+                    service == "CodePipeline_20150709" and operation in ("PutJobSuccessResult", "PutJobFailureResult")) or (
+                    service == "CodeCommit_20150413" and operation == "GetBranch"):
                 return self.aws_json(environ, start_response, target)
             if service == "DynamoDB_20120810":
                 with self.dynamodb_lock:

@@ -6,6 +6,9 @@
         with them: that page (per_page default 30, at most 100) and a Link header (rel="next",
         "last", "first", "prev") as GitHub's pagination guide documents it. Unknown commit: 404.
     GET /repos/{owner}/{repo}/commits/{sha}             one commit; unknown: 422 "No commit found for SHA"
+    GET /repos/{owner}/{repo}                           the repository (full_name, default_branch)
+    GET /repos/{owner}/{repo}/branches/{branch}         a branch added with add_branch; else 404
+                                                        "Branch not found" (branch-pipelines asks)
 
 Repositories are private: a request needs `Authorization: Bearer <token>` (or `token <token>`)
 with the seeded token; a wrong one is 401 "Bad credentials", none is 404 (as GitHub hides a
@@ -55,6 +58,8 @@ class GitHubStandIn:
     def __init__(self, token: str) -> None:
         self.token = token
         self.repositories: dict[str, list[Commit]] = {}
+        self.branches: dict[str, set[str]] = {}  # full name -> branches besides the default
+        self.public: set[str] = set()  # repositories anyone may read (no token needed)
         self.requests: list[tuple[str, dict, int]] = []
         self.rate_limited = 0
         self.used = 0
@@ -70,7 +75,7 @@ class GitHubStandIn:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def start(self) -> str:
+    def start(self, port: int = 0) -> str:
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -90,7 +95,7 @@ class GitHubStandIn:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, name="github-stand-in", daemon=True).start()
         return self.url
@@ -105,6 +110,19 @@ class GitHubStandIn:
         """A repository whose default branch is `commits`, oldest first."""
         with self.lock:
             self.repositories[full_name] = list(commits)
+
+    def add_branch(self, full_name: str, branch: str, public: bool = False) -> None:
+        """A branch of `full_name` (the repository is created, without commits, if unknown;
+        `public`: its repository and branches are readable without a token)."""
+        with self.lock:
+            self.repositories.setdefault(full_name, [])
+            self.branches.setdefault(full_name, set()).add(branch)
+            if public:
+                self.public.add(full_name)
+
+    def delete_branch(self, full_name: str, branch: str) -> None:
+        with self.lock:
+            self.branches.get(full_name, set()).discard(branch)
 
     # -------------------------------------------------------------- answers
     def answer(self, raw_path: str, authorization: str | None) -> tuple[int, object, dict]:
@@ -137,6 +155,18 @@ class GitHubStandIn:
         headers = self._rate_headers()
         parts = path.strip("/").split("/")
         not_found = {"message": "Not Found", "documentation_url": DOCS, "status": "404"}
+        if len(parts) >= 3 and parts[0] == "repos" and (len(parts) == 3 or parts[3] == "branches"):
+            full_name = f"{parts[1]}/{parts[2]}"
+            if full_name not in self.repositories or not (authorization or full_name in self.public):
+                return 404, not_found, headers
+            if len(parts) == 3:
+                return 200, {"full_name": full_name, "default_branch": "main", "private": True}, headers
+            branch = "/".join(parts[4:])
+            if branch == "main" or branch in self.branches.get(full_name, set()):
+                return 200, {"name": branch, "protected": False,
+                             "_links": {"html": f"https://github.com/{full_name}/tree/{branch}"}}, headers
+            return 404, {"message": "Branch not found", "documentation_url": "https://docs.github.com/rest/branches/branches#get-a-branch",
+                         "status": "404"}, headers
         if len(parts) < 5 or parts[0] != "repos" or parts[3] not in ("compare", "commits"):
             return 404, not_found, headers
         full_name = f"{parts[1]}/{parts[2]}"

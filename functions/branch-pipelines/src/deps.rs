@@ -4,7 +4,7 @@ use tollgate::config::{ConfigError, Env, Origin, parsed_or, required};
 use tollgate::state::DynamoStateStore;
 
 use crate::adapters::{AwsStacks, BranchTemplate, Branches, SecretsManagerSecret};
-use crate::filters::{BranchFilter, DEFAULT_INCLUDE};
+use crate::filters::{BranchFilter, DEFAULT_INCLUDE, RepositoryFilter};
 use crate::handler::{Deps, Settings};
 use crate::naming::validate_prefix;
 
@@ -49,7 +49,7 @@ fn stack_parameters(raw: Option<&str>) -> Result<Vec<(String, String)>, ConfigEr
 
 /// Reads `STACK_PREFIX`, `BRANCH_TEMPLATE_URL`, `BRANCH_STACK_PARAMETERS`, `CFN_ROLE_ARN`, `BRANCH_INCLUDE`,
 /// `BRANCH_EXCLUDE`, `DEFAULT_BRANCH`, `MAX_BRANCH_STACKS`, `BRANCH_TTL_DAYS`,
-/// `EMPTY_BUCKETS_ON_DESTROY`.
+/// `EMPTY_BUCKETS_ON_DESTROY`, `GITHUB_REPOSITORIES`, `ACCOUNT_ID`.
 pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
     let prefix = required(env, "STACK_PREFIX")?;
     validate_prefix(&prefix).map_err(|e| invalid("STACK_PREFIX", &prefix, e))?;
@@ -74,6 +74,13 @@ pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
     let exclude = env.var("BRANCH_EXCLUDE").unwrap_or_default();
     let filter = BranchFilter::new(&include, &exclude)
         .map_err(|e| invalid("BRANCH_INCLUDE/BRANCH_EXCLUDE", &e.glob, &e.reason))?;
+    let repositories_csv = env.var("GITHUB_REPOSITORIES").unwrap_or_default();
+    let repositories = RepositoryFilter::new(&repositories_csv)
+        .map_err(|e| invalid("GITHUB_REPOSITORIES", &e.glob, &e.reason))?;
+    let account = required(env, "ACCOUNT_ID")?;
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid("ACCOUNT_ID", &account, "must be 12 digits"));
+    }
     Ok(Settings {
         prefix,
         template,
@@ -84,6 +91,8 @@ pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
         max_stacks: parsed_or(env, "MAX_BRANCH_STACKS", 20usize)?,
         ttl_days: parsed_or(env, "BRANCH_TTL_DAYS", 30u64)?,
         empty_buckets: parsed_or(env, "EMPTY_BUCKETS_ON_DESTROY", true)?,
+        repositories,
+        account,
     })
 }
 
@@ -110,6 +119,10 @@ pub const TEMPLATE_ORIGINS: &[(&str, Origin)] = &[
         Origin::Parameter("EmptyBucketsOnDestroy"),
     ),
     ("GITHUB_API_URL", Origin::Parameter("GitHubApiUrl")),
+    (
+        "GITHUB_REPOSITORIES",
+        Origin::Parameter("GitHubRepositories"),
+    ),
     (
         "GITHUB_TOKEN_SECRET_ARN",
         Origin::Parameter("GitHubTokenSecretArn"),
@@ -187,17 +200,18 @@ mod tests {
         assert!(text.contains("BranchStackPrefix"), "{text}");
     }
 
-    const BASE: [(&str, &str); 2] = [
+    const BASE: [(&str, &str); 3] = [
         ("STACK_PREFIX", "tg-branch"),
         (
             "BRANCH_TEMPLATE_URL",
             "https://bucket.s3.amazonaws.com/branch-pipeline.yaml",
         ),
+        ("ACCOUNT_ID", "123456789012"),
     ];
 
     #[test]
     fn defaults_apply_when_only_the_required_settings_are_given() {
-        let s = settings(&[BASE[0]]).unwrap();
+        let s = settings(&[BASE[0], BASE[2]]).unwrap();
         assert_eq!((s.max_stacks, s.ttl_days, s.empty_buckets), (20, 30, true));
         assert_eq!(s.default_branch, "main");
         assert!(s.role_arn.is_none());
@@ -211,9 +225,10 @@ mod tests {
         assert!(
             matches!(s.template, BranchTemplate::Url(ref u) if u.ends_with("branch-pipeline.yaml"))
         );
-        let s = settings(&[BASE[0], ("BRANCH_TEMPLATE_URL", " ")]).unwrap();
+        let s = settings(&[BASE[0], BASE[2], ("BRANCH_TEMPLATE_URL", " ")]).unwrap();
         assert_eq!(s.template, BranchTemplate::Sample);
-        let err = settings(&[BASE[0], ("BRANCH_TEMPLATE_URL", "s3://b/t.yaml")]).unwrap_err();
+        let err =
+            settings(&[BASE[0], BASE[2], ("BRANCH_TEMPLATE_URL", "s3://b/t.yaml")]).unwrap_err();
         assert!(err.to_string().contains("BRANCH_TEMPLATE_URL"), "{err}");
     }
 
@@ -221,6 +236,7 @@ mod tests {
     fn fixed_parameters_are_a_json_object_that_cannot_override_the_branch() {
         let s = settings(&[
             BASE[0],
+            BASE[2],
             (
                 "BRANCH_STACK_PARAMETERS",
                 r#"{"AppTemplatePath": "infra/app.yaml", "Replicas": 2}"#,
@@ -239,7 +255,7 @@ mod tests {
             "AppTemplatePath=x",
             r#"{"A": {"b": 1}}"#,
         ] {
-            let err = settings(&[BASE[0], ("BRANCH_STACK_PARAMETERS", bad)]).unwrap_err();
+            let err = settings(&[BASE[0], BASE[2], ("BRANCH_STACK_PARAMETERS", bad)]).unwrap_err();
             assert!(
                 err.to_string().contains("BRANCH_STACK_PARAMETERS"),
                 "{bad}: {err}"
@@ -248,10 +264,26 @@ mod tests {
     }
 
     #[test]
+    fn the_repository_allow_list_defaults_to_none_and_the_account_must_be_twelve_digits() {
+        let s = settings(&BASE).unwrap();
+        assert!(s.repositories.refusal("acme/web").is_some());
+        assert_eq!(s.account, "123456789012");
+        let s = settings(&[BASE[0], BASE[2], ("GITHUB_REPOSITORIES", "acme/*")]).unwrap();
+        assert_eq!(s.repositories.refusal("acme/web"), None);
+        let err = settings(&[BASE[0], ("ACCOUNT_ID", "12345")]).unwrap_err();
+        assert!(err.to_string().contains("ACCOUNT_ID"), "{err}");
+        let err = settings(&[BASE[0]]).unwrap_err();
+        assert!(err.to_string().contains("ACCOUNT_ID"), "{err}");
+        let err = settings(&[BASE[0], BASE[2], ("GITHUB_REPOSITORIES", "acme/[")]).unwrap_err();
+        assert!(err.to_string().contains("GITHUB_REPOSITORIES"), "{err}");
+    }
+
+    #[test]
     fn a_bad_prefix_or_glob_names_its_variable() {
-        let err = settings(&[("STACK_PREFIX", "Bad_Prefix"), BASE[1]]).unwrap_err();
+        let err = settings(&[("STACK_PREFIX", "Bad_Prefix"), BASE[1], BASE[2]]).unwrap_err();
         assert!(err.to_string().contains("STACK_PREFIX"), "{err}");
-        let err = settings(&[BASE[0], BASE[1], ("BRANCH_INCLUDE", "feature/[")]).unwrap_err();
+        let err =
+            settings(&[BASE[0], BASE[2], BASE[1], ("BRANCH_INCLUDE", "feature/[")]).unwrap_err();
         assert!(err.to_string().contains("BRANCH_INCLUDE"), "{err}");
     }
 }

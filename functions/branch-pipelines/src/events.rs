@@ -50,6 +50,8 @@ pub struct BranchChange {
     pub default_branch: Option<String>,
     /// For de-duplication: the EventBridge event id or GitHub's delivery id.
     pub event_id: String,
+    /// CodeCommit: the account the event came from; GitHub: empty.
+    pub account: String,
 }
 
 /// A GitHub webhook request, not yet verified.
@@ -125,6 +127,7 @@ pub fn classify(event: &Value) -> Result<Trigger, UnknownEvent> {
                 branch: d.reference_name,
                 default_branch: None,
                 event_id: parsed.id,
+                account: parsed.account,
             }))
         }
         _ => Err(UnknownEvent(format!(
@@ -225,6 +228,7 @@ pub fn github_change(request: &WebhookRequest) -> Result<Option<BranchChange>, U
         branch: reference,
         default_branch: repository.default_branch,
         event_id: format!("github-{delivery}"),
+        account: String::new(),
     }))
 }
 

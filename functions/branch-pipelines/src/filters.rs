@@ -69,6 +69,50 @@ impl BranchFilter {
     }
 }
 
+/// The GitHub repositories (`owner/name`) whose webhooks are acted on: `GITHUB_REPOSITORIES`,
+/// comma-separated globs such as `acme/*`, compared without regard to case as GitHub does.
+/// Empty: every GitHub delivery is ignored.
+#[derive(Debug, Clone)]
+pub struct RepositoryFilter {
+    allowed: GlobSet,
+    empty: bool,
+}
+
+impl RepositoryFilter {
+    pub fn new(csv: &str) -> Result<Self, FilterError> {
+        let mut set = GlobSetBuilder::new();
+        let mut empty = true;
+        for glob in csv.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+            empty = false;
+            let parsed = GlobBuilder::new(glob)
+                .literal_separator(true)
+                .case_insensitive(true)
+                .build()
+                .map_err(|e| FilterError {
+                    glob: glob.to_string(),
+                    reason: e.kind().to_string(),
+                })?;
+            set.add(parsed);
+        }
+        let allowed = set.build().map_err(|e| FilterError {
+            glob: csv.to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(RepositoryFilter { allowed, empty })
+    }
+
+    /// `None` when `repository` is allowed, else why not.
+    pub fn refusal(&self, repository: &str) -> Option<String> {
+        if self.empty {
+            Some("GITHUB_REPOSITORIES is empty: GitHub events are refused".into())
+        } else if !self.allowed.is_match(repository) {
+            Some(format!("{repository} matches no GITHUB_REPOSITORIES glob"))
+        } else {
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +158,21 @@ mod tests {
     fn a_bad_glob_is_named() {
         let err = BranchFilter::new("feature/[", "").unwrap_err();
         assert_eq!(err.glob, "feature/[");
+    }
+
+    #[test]
+    fn repositories_are_allowed_only_by_a_glob_and_an_empty_list_allows_none() {
+        let f = RepositoryFilter::new("acme/*, octo-org/orders-api").unwrap();
+        assert_eq!(f.refusal("acme/web"), None);
+        assert_eq!(f.refusal("ACME/Web"), None);
+        assert_eq!(f.refusal("octo-org/orders-api"), None);
+        assert!(f.refusal("octo-org/other").is_some());
+        assert!(f.refusal("acme-evil/web").is_some());
+        assert!(f.refusal("acme/web/x").is_some());
+        let none = RepositoryFilter::new(" ").unwrap();
+        assert!(
+            none.refusal("acme/web")
+                .is_some_and(|r| r.contains("empty"))
+        );
     }
 }

@@ -12,7 +12,7 @@ use crate::adapters::{
 use crate::events::{
     BranchChange, Change, Source, Trigger, UnknownEvent, WebhookRequest, classify, github_change,
 };
-use crate::filters::{BranchFilter, Verdict};
+use crate::filters::{BranchFilter, RepositoryFilter, Verdict};
 use crate::naming::{stack_name, tag_decode, tag_encode};
 
 pub const TAG_MANAGED: &str = "tollgate:managed";
@@ -37,6 +37,10 @@ pub struct Settings {
     /// 0: idle stacks are kept.
     pub ttl_days: u64,
     pub empty_buckets: bool,
+    /// GitHub repositories whose webhooks are acted on (`GITHUB_REPOSITORIES`).
+    pub repositories: RepositoryFilter,
+    /// This account (`ACCOUNT_ID`): CodeCommit events from any other are ignored.
+    pub account: String,
 }
 
 /// Everything the handler needs.
@@ -87,6 +91,11 @@ pub enum Outcome {
     Refused {
         reason: String,
     },
+    /// The event asked for a deletion the source of truth does not confirm.
+    Kept {
+        stack: String,
+        reason: String,
+    },
     Deleting {
         stack: String,
         emptied: Vec<String>,
@@ -128,6 +137,9 @@ impl Outcome {
             Outcome::NotOurs { stack, reason } => {
                 json!({"outcome": "not-ours", "stack": stack, "reason": reason})
             }
+            Outcome::Kept { stack, reason } => {
+                json!({"outcome": "kept", "stack": stack, "reason": reason})
+            }
             Outcome::DeleteFailed { stack, reason } => {
                 json!({"outcome": "delete-failed", "stack": stack, "reason": reason})
             }
@@ -161,6 +173,14 @@ where
     /// Answers any of the three payloads.
     pub async fn handle(&self, event: Value) -> Result<Value, HandlerError> {
         match classify(&event)? {
+            Trigger::CodeCommit(change) if change.account != self.settings.account => {
+                let reason = format!(
+                    "CodeCommit event from account {}, not this account {}",
+                    change.account, self.settings.account
+                );
+                tracing::warn!(%reason, repository = %change.repository, "event ignored");
+                Ok(json!({"outcome": "ignored", "reason": reason}))
+            }
             Trigger::CodeCommit(change) => Ok(self.change(&change).await?.to_json()),
             Trigger::GitHub(request) => Ok(self.webhook(&request).await),
             Trigger::Sweep => self.sweep().await,
@@ -188,6 +208,21 @@ where
             Ok(None) => {
                 tracing::info!(event = ?request.event, "webhook event ignored");
                 http(200, json!({"outcome": "ignored"}))
+            }
+            Ok(Some(change))
+                if self
+                    .settings
+                    .repositories
+                    .refusal(&change.repository)
+                    .is_some() =>
+            {
+                let reason = self
+                    .settings
+                    .repositories
+                    .refusal(&change.repository)
+                    .unwrap_or_default();
+                tracing::warn!(%reason, repository = %change.repository, "webhook ignored");
+                http(200, json!({"outcome": "ignored", "reason": reason}))
             }
             Ok(Some(change)) => match self.change(&change).await {
                 Ok(outcome) => http(200, outcome.to_json()),
@@ -227,11 +262,19 @@ where
             return Ok(Outcome::Duplicate);
         }
         let result = match change.change {
-            Change::Created => self.create(change).await,
-            _ => {
-                self.destroy(change.source, &change.repository, &change.branch)
-                    .await
-            }
+            Change::Created => match self.confirm(change).await {
+                Ok(None) => self.create(change).await,
+                Ok(Some(outcome)) => Ok(outcome),
+                Err(e) => Err(e),
+            },
+            _ => match self.confirm(change).await {
+                Ok(None) => {
+                    self.destroy(change.source, &change.repository, &change.branch)
+                        .await
+                }
+                Ok(Some(outcome)) => Ok(outcome),
+                Err(e) => Err(e),
+            },
         };
         if result.is_err() && !change.event_id.is_empty() {
             // Let a redelivery try again.
@@ -243,6 +286,48 @@ where
         let outcome = result?;
         tracing::info!(outcome = %outcome.to_json(), repository = %change.repository, branch = %change.branch, "branch handled");
         Ok(outcome)
+    }
+
+    /// Asks the repository whether the event is still true: a created branch exists, a deleted one
+    /// is gone. `None`: go ahead. A replayed or stale event is answered without acting; when the
+    /// repository cannot tell, a creation is retried (an error) and a deletion kept.
+    async fn confirm(&self, change: &BranchChange) -> Result<Option<Outcome>, HandlerError> {
+        let exists = self
+            .branches
+            .exists(change.source, &change.repository, &change.branch)
+            .await;
+        let stack = self.stack_name(&change.repository, &change.branch);
+        let unconfirmed = |reason: String| {
+            tracing::warn!(%reason, repository = %change.repository, branch = %change.branch, "event not confirmed; nothing done");
+            emit_count("BranchEventsUnconfirmed", 1);
+            reason
+        };
+        match (change.change, exists) {
+            (Change::Created, Ok(true)) | (Change::Deleted | Change::Updated, Ok(false)) => {
+                Ok(None)
+            }
+            (Change::Created, Ok(false)) => Ok(Some(Outcome::Skipped {
+                reason: unconfirmed(format!(
+                    "{} does not exist in {} (a stale or replayed event)",
+                    change.branch, change.repository
+                )),
+            })),
+            (Change::Created, Err(e)) => Err(e.into()),
+            (_, Ok(true)) => Ok(Some(Outcome::Kept {
+                stack,
+                reason: unconfirmed(format!(
+                    "{} still exists in {} (a stale or replayed event)",
+                    change.branch, change.repository
+                )),
+            })),
+            (_, Err(e)) => Ok(Some(Outcome::Kept {
+                stack,
+                reason: unconfirmed(format!(
+                    "cannot tell whether {} still exists ({e}); the sweep will look again",
+                    change.branch
+                )),
+            })),
+        }
     }
 
     async fn default_branch(&self, change: &BranchChange) -> String {

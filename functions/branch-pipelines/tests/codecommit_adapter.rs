@@ -9,7 +9,7 @@ use aws_sdk_codecommit::types::{BranchInfo, RepositoryMetadata};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use branch_pipelines::adapters::{AwsStacks, BranchSource, BranchTemplate, Branches, FixedSecret};
 use branch_pipelines::events::Source;
-use branch_pipelines::filters::{BranchFilter, DEFAULT_INCLUDE};
+use branch_pipelines::filters::{BranchFilter, DEFAULT_INCLUDE, RepositoryFilter};
 use branch_pipelines::handler::{Deps, Settings};
 use serde_json::json;
 use tollgate::state::DynamoStateStore;
@@ -164,6 +164,8 @@ async fn codecommits_default_branch_is_never_given_a_stack_even_when_the_filters
             max_stacks: 20,
             ttl_days: 0,
             empty_buckets: true,
+            repositories: RepositoryFilter::new("").expect("globs"),
+            account: "123456789012".into(),
         },
         store: DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&sdk), unique("unused")),
         stacks: AwsStacks {

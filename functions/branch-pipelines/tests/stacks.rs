@@ -1,9 +1,17 @@
 //! Branch stacks against the sandbox (moto's CloudFormation really creates and deletes them) and a fake GitHub.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_codecommit::operation::get_branch::{GetBranchError, GetBranchOutput};
+use aws_sdk_codecommit::operation::get_repository::GetRepositoryOutput;
+use aws_sdk_codecommit::types::error::BranchDoesNotExistException;
+use aws_sdk_codecommit::types::{BranchInfo, RepositoryMetadata};
+use aws_smithy_mocks::{MockResponse, RuleMode, mock, mock_client};
 
 use branch_pipelines::adapters::{AwsStacks, BranchTemplate, Branches, FixedSecret};
-use branch_pipelines::filters::{BranchFilter, DEFAULT_INCLUDE};
+use branch_pipelines::filters::{BranchFilter, DEFAULT_INCLUDE, RepositoryFilter};
 use branch_pipelines::handler::{Deps, Settings, record_key};
 use branch_pipelines::webhook::sign;
 use serde_json::{Value, json};
@@ -28,8 +36,56 @@ Outputs:
 
 type TestDeps = Deps<DynamoStateStore, AwsStacks, Branches, FixedSecret>;
 
+/// The CodeCommit branches that exist (repository, branch), as GetBranch answers.
+type Existing = Arc<Mutex<HashSet<(String, String)>>>;
+
+/// CodeCommit as AWS documents it (moto has no GetBranch): GetBranch answers the branch when it is
+/// in `existing`, else BranchDoesNotExistException; every repository's default branch is main.
+fn codecommit_client(existing: Existing) -> aws_sdk_codecommit::Client {
+    let get_branch =
+        mock!(aws_sdk_codecommit::Client::get_branch).then_compute_response(move |r| {
+            let key = (
+                r.repository_name().unwrap_or_default().to_string(),
+                r.branch_name().unwrap_or_default().to_string(),
+            );
+            let known = existing.lock().map(|e| e.contains(&key)).unwrap_or(false);
+            if known {
+                MockResponse::Output(
+                    GetBranchOutput::builder()
+                        .branch(
+                            BranchInfo::builder()
+                                .branch_name(key.1)
+                                .commit_id("3f1c2a9e8b7d6c5f4e3d2c1b0a9f8e7d6c5b4a39")
+                                .build(),
+                        )
+                        .build(),
+                )
+            } else {
+                MockResponse::Error(GetBranchError::BranchDoesNotExistException(
+                    BranchDoesNotExistException::builder()
+                        .message(format!(
+                            "Branch '{}' does not exist in repository '{}'",
+                            key.1, key.0
+                        ))
+                        .build(),
+                ))
+            }
+        });
+    let get_repository = mock!(aws_sdk_codecommit::Client::get_repository).then_output(|| {
+        GetRepositoryOutput::builder()
+            .repository_metadata(RepositoryMetadata::builder().default_branch("main").build())
+            .build()
+    });
+    mock_client!(
+        aws_sdk_codecommit,
+        RuleMode::MatchAny,
+        [&get_branch, &get_repository]
+    )
+}
+
 struct World {
     deps: TestDeps,
+    existing: Existing,
     cfn: aws_sdk_cloudformation::Client,
     s3: aws_sdk_s3::Client,
     prefix: String,
@@ -70,6 +126,7 @@ async fn world(github_url: &str, max_stacks: usize) -> World {
         .expect("github url")
         .build()
         .expect("octocrab");
+    let existing = Existing::default();
     let deps = Deps {
         settings: Settings {
             prefix: prefix.clone(),
@@ -81,6 +138,8 @@ async fn world(github_url: &str, max_stacks: usize) -> World {
             max_stacks,
             ttl_days: 0,
             empty_buckets: true,
+            repositories: RepositoryFilter::new("octo-org/*, o/r").expect("globs"),
+            account: "123456789012".into(),
         },
         store: DynamoStateStore::new(dynamo, table),
         stacks: AwsStacks {
@@ -88,13 +147,14 @@ async fn world(github_url: &str, max_stacks: usize) -> World {
             s3: s3.clone(),
         },
         branches: Branches {
-            codecommit: aws_sdk_codecommit::Client::new(&sdk),
+            codecommit: codecommit_client(existing.clone()),
             github,
         },
         secret: FixedSecret(SECRET.as_bytes().to_vec()),
     };
     World {
         deps,
+        existing,
         cfn,
         s3,
         prefix,
@@ -122,6 +182,40 @@ fn github(event: &str, body: &Value, signature: Option<String>) -> Value {
            "body": body, "isBase64Encoded": false})
 }
 
+/// A GitHub whose repository `octo-org/orders-api` holds `branches` (each answered 200); every
+/// other branch is 404 "Branch not found", as GitHub answers.
+async fn github_with_branches(branches: &[&str]) -> MockServer {
+    let server = MockServer::start().await;
+    mount_branches(&server, branches).await;
+    server
+}
+
+async fn mount_branches(server: &MockServer, branches: &[&str]) {
+    Mock::given(method("GET"))
+        .and(path("/repos/octo-org/orders-api"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"full_name": "octo-org/orders-api"})),
+        )
+        .mount(server)
+        .await;
+    for branch in branches {
+        Mock::given(method("GET"))
+            .and(path(format!(
+                "/repos/octo-org/orders-api/branches/{branch}"
+            )))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": branch})))
+            .mount(server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(
+            json!({"message": "Branch not found", "documentation_url": "https://docs.github.com"}),
+        ))
+        .with_priority(10)
+        .mount(server)
+        .await;
+}
+
 fn github_create(repository: &str, branch: &str) -> Value {
     json!({"ref": branch, "ref_type": "branch", "master_branch": "main",
            "repository": {"full_name": repository, "default_branch": "main"}})
@@ -147,7 +241,31 @@ impl World {
             .collect()
     }
 
+    /// Handles `event`; a CodeCommit branch created or deleted is so in the repository first, as
+    /// when CodeCommit sends the event.
     async fn handle(&self, event: Value) -> Value {
+        if let (Some(change), Some(repository), Some(branch)) = (
+            event["detail"]["event"].as_str(),
+            event["detail"]["repositoryName"].as_str(),
+            event["detail"]["referenceName"].as_str(),
+        ) {
+            let key = (repository.to_string(), branch.to_string());
+            let mut existing = self.existing.lock().expect("lock");
+            match change {
+                "referenceCreated" => {
+                    existing.insert(key);
+                }
+                "referenceDeleted" => {
+                    existing.remove(&key);
+                }
+                _ => {}
+            }
+        }
+        self.replay(event).await
+    }
+
+    /// Handles `event` as it is, whatever the repository holds (a replayed or stale event).
+    async fn replay(&self, event: Value) -> Value {
         self.deps.handle(event).await.expect("handled")
     }
 }
@@ -363,7 +481,8 @@ async fn creation_is_refused_once_the_cap_is_reached() {
 
 #[tokio::test]
 async fn webhooks_need_a_valid_signature_and_ping_does_nothing() {
-    let w = world("http://127.0.0.1:9", 20).await;
+    let server = github_with_branches(&["feature/signed"]).await;
+    let w = world(&server.uri(), 20).await;
     let body = github_create("octo-org/orders-api", "feature/signed");
     let wrong = sign(b"not the secret", body.to_string().as_bytes());
     for signature in [None, Some(wrong), Some("sha256=00".to_string())] {
@@ -394,27 +513,9 @@ async fn webhooks_need_a_valid_signature_and_ping_does_nothing() {
 
 #[tokio::test]
 async fn the_sweeper_removes_a_deleted_github_branchs_stack_and_keeps_a_live_one() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/repos/octo-org/orders-api"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"full_name": "octo-org/orders-api"})),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/repos/octo-org/orders-api/branches/feature/live"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "feature/live"})))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/repos/octo-org/orders-api/branches/feature/stale"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(
-            json!({"message": "Branch not found", "documentation_url": "https://docs.github.com"}),
-        ))
-        .mount(&server)
-        .await;
-    assert!(server.uri().starts_with("http://127.0.0.1:"));
+    // Both branches exist when they are created; then feature/stale is deleted without a
+    // `delete` delivery reaching Tollgate.
+    let server = github_with_branches(&["feature/live", "feature/stale"]).await;
     let w = world(&server.uri(), 20).await;
     for branch in ["feature/live", "feature/stale"] {
         let body = github_create("octo-org/orders-api", branch);
@@ -423,6 +524,8 @@ async fn the_sweeper_removes_a_deleted_github_branchs_stack_and_keeps_a_live_one
         assert_eq!(out["statusCode"], 200, "{out}");
     }
     assert_eq!(w.stacks().await.len(), 2);
+    server.reset().await;
+    mount_branches(&server, &["feature/live"]).await;
 
     let out = w.handle(json!({"id": "s", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})).await;
     assert_eq!(out["kept"], 1, "{out}");
@@ -668,4 +771,171 @@ async fn a_push_to_a_branch_whose_record_is_missing_repairs_it() {
         .await;
     assert_eq!(out["outcome"], "skipped", "{out}");
     assert!(w.record("orders-api", "feature/none").await.is_none());
+}
+
+fn signed(event: &str, body: &Value) -> Value {
+    github(
+        event,
+        body,
+        Some(sign(SECRET.as_bytes(), body.to_string().as_bytes())),
+    )
+}
+
+fn answer_body(out: &Value) -> Value {
+    serde_json::from_str(out["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn a_replayed_codecommit_delete_for_a_branch_that_exists_keeps_its_stack() {
+    let w = world("http://127.0.0.1:9", 20).await;
+    let deleted = codecommit("referenceDeleted", "orders-api", "feature/back");
+    w.handle(codecommit("referenceCreated", "orders-api", "feature/back"))
+        .await;
+    // The branch was deleted and re-created; the old delete event arrives (again) afterwards.
+    let out = w.replay(deleted).await;
+    assert_eq!(out["outcome"], "kept", "{out}");
+    assert!(
+        out["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("still exists"),
+        "{out}"
+    );
+    assert_eq!(w.stacks().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_replayed_github_delete_body_for_a_branch_that_exists_keeps_its_stack() {
+    let server = github_with_branches(&["feature/again"]).await;
+    let w = world(&server.uri(), 20).await;
+    let out = w
+        .handle(signed(
+            "create",
+            &github_create("octo-org/orders-api", "feature/again"),
+        ))
+        .await;
+    assert_eq!(answer_body(&out)["outcome"], "created", "{out}");
+    // A captured, validly signed delete body, replayed under a fresh delivery id.
+    let delete = json!({"ref": "feature/again", "ref_type": "branch",
+                        "repository": {"full_name": "octo-org/orders-api", "default_branch": "main"}});
+    let out = w.handle(signed("delete", &delete)).await;
+    assert_eq!(out["statusCode"], 200, "{out}");
+    assert_eq!(answer_body(&out)["outcome"], "kept", "{out}");
+    assert_eq!(w.stacks().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_replayed_create_for_a_branch_that_no_longer_exists_creates_nothing() {
+    let w = world("http://127.0.0.1:9", 20).await;
+    // CodeCommit: the branch is gone when its (old) created event arrives.
+    let out = w
+        .replay(codecommit(
+            "referenceCreated",
+            "orders-api",
+            "feature/ghost",
+        ))
+        .await;
+    assert_eq!(out["outcome"], "skipped", "{out}");
+    assert!(
+        out["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not exist"),
+        "{out}"
+    );
+    // GitHub: same, through the REST API.
+    let server = github_with_branches(&[]).await;
+    let w2 = world(&server.uri(), 20).await;
+    let out = w2
+        .handle(signed(
+            "create",
+            &github_create("octo-org/orders-api", "feature/ghost"),
+        ))
+        .await;
+    assert_eq!(answer_body(&out)["outcome"], "skipped", "{out}");
+    assert!(w.stacks().await.is_empty() && w2.stacks().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_delete_github_cannot_confirm_keeps_the_stack_for_the_sweep() {
+    let server = github_with_branches(&["feature/flaky"]).await;
+    let w = world(&server.uri(), 20).await;
+    w.handle(signed(
+        "create",
+        &github_create("octo-org/orders-api", "feature/flaky"),
+    ))
+    .await;
+    server.reset().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(
+            json!({"message": "API rate limit exceeded", "documentation_url": "https://docs.github.com"}),
+        ))
+        .mount(&server)
+        .await;
+    let delete = json!({"ref": "feature/flaky", "ref_type": "branch",
+                        "repository": {"full_name": "octo-org/orders-api", "default_branch": "main"}});
+    let out = w.handle(signed("delete", &delete)).await;
+    assert_eq!(answer_body(&out)["outcome"], "kept", "{out}");
+    assert_eq!(w.stacks().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_webhook_from_a_repository_outside_the_allow_list_changes_nothing() {
+    let server = github_with_branches(&["feature/x"]).await;
+    let mut w = world(&server.uri(), 20).await;
+    for repository in ["evil-org/orders-api", "octo-org-evil/x"] {
+        let out = w
+            .handle(signed("create", &github_create(repository, "feature/x")))
+            .await;
+        assert_eq!(out["statusCode"], 200, "{out}");
+        assert_eq!(answer_body(&out)["outcome"], "ignored", "{out}");
+    }
+    // An empty allow-list refuses every GitHub repository.
+    w.deps.settings.repositories = RepositoryFilter::new("").expect("globs");
+    let out = w
+        .handle(signed(
+            "create",
+            &github_create("octo-org/orders-api", "feature/x"),
+        ))
+        .await;
+    assert_eq!(answer_body(&out)["outcome"], "ignored", "{out}");
+    assert!(
+        answer_body(&out)["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("GITHUB_REPOSITORIES"),
+        "{out}"
+    );
+    assert!(w.stacks().await.is_empty());
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty(),
+        "GitHub was asked about a repository that is not allowed"
+    );
+}
+
+#[tokio::test]
+async fn a_codecommit_event_from_another_account_changes_nothing() {
+    let w = world("http://127.0.0.1:9", 20).await;
+    w.handle(codecommit(
+        "referenceCreated",
+        "orders-api",
+        "feature/shared",
+    ))
+    .await;
+    let mut foreign = codecommit("referenceDeleted", "orders-api", "feature/shared");
+    foreign["account"] = json!("999999999999");
+    // Even with the branch deleted in this account's repository, another account's event is no
+    // evidence of anything.
+    let out = w.handle(foreign.clone()).await;
+    assert_eq!(out["outcome"], "ignored", "{out}");
+    assert_eq!(w.stacks().await.len(), 1);
+    foreign["detail"]["event"] = json!("referenceCreated");
+    foreign["detail"]["referenceName"] = json!("feature/theirs");
+    let out = w.handle(foreign).await;
+    assert_eq!(out["outcome"], "ignored", "{out}");
+    assert_eq!(w.stacks().await.len(), 1);
 }

@@ -46,6 +46,7 @@ fn the_binary_answers_an_empty_event_with_a_stable_error_type_not_a_rust_type() 
             ("AWS_SECRET_ACCESS_KEY", "testing"),
             ("TABLE_NAME", "tollgate-state"),
             ("STACK_PREFIX", "tg-branch"),
+            ("ACCOUNT_ID", "111111111111"),
             (
                 "GITHUB_WEBHOOK_SECRET_ARN",
                 "arn:aws:secretsmanager:eu-west-1:111111111111:secret:hook",

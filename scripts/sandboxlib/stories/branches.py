@@ -14,9 +14,11 @@ import copy
 import hashlib
 import hmac
 import json
+import socket
 import uuid
 from typing import Iterator
 
+from ..github import GitHubStandIn
 from ..paths import ACCOUNT, REGION, target_dir
 from ..samples import sample
 from ..story import Play, Result
@@ -30,10 +32,25 @@ EXAMPLES = {"branch-pipelines": "branch-pipelines.codecommit-created.json"}
 #   BranchTemplateUrl  a tiny template in moto's S3 (moto's CloudFormation cannot create
 #                      templates/branch-pipeline.yaml's CodeBuild project)
 #   BranchExclude      so that the story shows an excluded branch (feature/wip-*) being left alone
+#   GitHubRepositories the sample webhooks' owner (other repositories' deliveries are ignored)
+#   GitHubApiUrl       the GitHub stand-in (sandboxlib.github), where the function confirms that a
+#                      branch exists before creating and is gone before deleting; its port is
+#                      chosen here because the functions' environment is fixed when they start
 TEMPLATE_BUCKET = "tollgate-sandbox-templates"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+GITHUB_PORT = _free_port()
 PARAMETERS = {
     "BranchTemplateUrl": f"https://s3.amazonaws.com/{TEMPLATE_BUCKET}/branch-pipeline.yaml",
     "BranchExclude": "feature/wip-*",
+    "GitHubRepositories": "octo-org/*",
+    "GitHubApiUrl": f"http://127.0.0.1:{GITHUB_PORT}",
 }
 # The template's resources as the sandbox names them (for !Ref / !GetAtt).
 WEBHOOK_SECRET_NAME = "tollgate-github-webhook"
@@ -82,10 +99,31 @@ def stack_name(prefix: str, repository: str, branch: str) -> str:
     return f"{prefix}-{middle}-{digest}" if middle else f"{prefix}-{digest}"
 
 
+_GITHUB: dict = {}  # the one GitHub stand-in of this process, on GITHUB_PORT
+
+
+def github(box) -> GitHubStandIn:
+    """The GitHub stand-in at GitHubApiUrl (started once, stopped with the sandbox)."""
+    if "stand_in" not in _GITHUB:
+        stand_in = GitHubStandIn("unused: the sample repository is public")
+        stand_in.start(GITHUB_PORT)
+        _GITHUB["stand_in"] = stand_in
+
+        def stop() -> None:
+            stand_in.stop()
+            _GITHUB.clear()
+
+        box.closers.append(stop)
+    return _GITHUB["stand_in"]
+
+
 def seed(box) -> None:
     """What a deployment with branch pipelines has: the branch template in S3 at the URL the
     function is configured with, the webhook secret (the samples' value), the CodeCommit
-    repository of the sample events. Idempotent."""
+    repository of the sample events and its branches (GetBranch, answered by the front), and the
+    sample webhooks' GitHub repository with its branch (the GitHub stand-in). Idempotent."""
+    box.fake.codecommit_branches[REPOSITORY] = {"main", BRANCH, "feature/wip-spike", "release/2.0"}
+    github(box).add_branch(GITHUB_REPOSITORY, BRANCH, public=True)
     import boto3
     from botocore.exceptions import ClientError
 
@@ -289,7 +327,18 @@ def play(play: Play) -> Iterator[Result]:
         skipped and set(stacks.live()) == before,
         "each answered skipped with its reason, and no new stack")
 
+    # -------------------------------------------------- a delete event while the branch exists
+    answer = play.invoke(FUNCTION, codecommit_event("branch-pipelines.codecommit-deleted.json", BRANCH))
+    play.sent.append("branch-pipelines.codecommit-deleted.json (a new event id; the branch still exists)")
+    yield play.result(
+        "a branch-deleted event while the branch still exists in CodeCommit (replayed or stale): the stack is kept",
+        "stack kept", f"branch-pipelines answered {json.dumps(answer)}; moto: stack {name} "
+        f"{(stacks.get(name) or {}).get('StackStatus', 'gone')}",
+        answer.get("outcome") == "kept" and stacks.get(name) is not None,
+        "kept (GetBranch still finds the branch), and the stack still there")
+
     # -------------------------------------------------- delete (CodeCommit), bucket emptied first
+    box.fake.codecommit_branches[REPOSITORY].discard(BRANCH)  # the branch is deleted in CodeCommit
     bucket = stacks.bucket_of(name) if stacks.get(name) else None
     filled = stacks.fill(bucket) if bucket else "no bucket"
     answer = play.invoke(FUNCTION, play.event("branch-pipelines.codecommit-deleted.json"))
@@ -305,6 +354,7 @@ def play(play: Play) -> Iterator[Result]:
         f"outcome deleting with emptiedBuckets [{bucket}], the stack and its bucket gone, the GitHub branch's stack kept")
 
     # -------------------------------------------------- delete (GitHub, signed)
+    github(box).delete_branch(GITHUB_REPOSITORY, BRANCH)  # the branch is deleted on GitHub
     response = play.invoke(FUNCTION, play.event("branch-pipelines.github-delete.json"))
     status, body = webhook_answer(response)
     yield play.result(
