@@ -27,13 +27,14 @@ pub fn table(report: &Report) -> String {
             "Lead time p50",
             "Lead time p90",
             "Change failure rate",
-            "Time to restore p50",
+            "Rework rate",
+            "Failed deployment recovery p50",
             "Open incidents",
         ]);
     for row in report.pipelines.iter().chain(std::iter::once(&report.all)) {
         table.add_row(cells(row));
     }
-    for column in 1..8 {
+    for column in 1..9 {
         if let Some(column) = table.column_mut(column) {
             column.set_cell_alignment(CellAlignment::Right);
         }
@@ -53,7 +54,7 @@ pub fn table(report: &Report) -> String {
         )
     };
     format!(
-        "DORA metrics, last {days} day{s} ({from} to {to})\n{table}\n{truncated}Tiers: {source}.\n",
+        "DORA metrics, last {days} day{s} ({from} to {to}); benchmark: {source}\n{table}\n{truncated}Tiers: {source}. The 2025 DORA report publishes team archetypes, not tiers.\n",
         days = report.days,
         s = if report.days == 1 { "" } else { "s" },
         from = utc(report.from),
@@ -87,6 +88,14 @@ fn cells(row: &Row) -> Vec<String> {
             row.tiers.change_failure_rate,
         )
     });
+    let rework_rate = row.rework_rate.map(|rate| {
+        format!(
+            "{:.1}% ({}/{})",
+            rate * 100.0,
+            row.rework_deployments,
+            row.deployments
+        )
+    });
     let restore = row
         .time_to_restore_median_seconds
         .map(|s| with_tier(duration(s), row.tiers.time_to_restore));
@@ -97,6 +106,7 @@ fn cells(row: &Row) -> Vec<String> {
         lead_median.unwrap_or_else(|| NO_DATA.into()),
         lead_p90.unwrap_or_else(|| NO_DATA.into()),
         failure_rate.unwrap_or_else(|| NO_DATA.into()),
+        rework_rate.unwrap_or_else(|| NO_DATA.into()),
         restore.unwrap_or_else(|| NO_DATA.into()),
         row.open_incidents.to_string(),
     ]
@@ -281,7 +291,8 @@ mod tests {
         let text = table(&known_report());
         let billing = line_of(&text, "billing-prod");
         assert!(billing.contains("0.00"), "{billing}");
-        assert_eq!(billing.matches(NO_DATA).count(), 4, "{billing}");
+        // Issue 17 added the rework rate: five figures without data.
+        assert_eq!(billing.matches(NO_DATA).count(), 5, "{billing}");
         for tier in ["Elite", "High", "Medium", "Low"] {
             assert!(!billing.contains(tier), "{billing}");
         }
@@ -293,7 +304,7 @@ mod tests {
         let lines = lines(&text);
         assert_eq!(
             lines[0],
-            "DORA metrics, last 7 days (2025-12-25 00:00 UTC to 2026-01-01 00:00 UTC)"
+            "DORA metrics, last 7 days (2025-12-25 00:00 UTC to 2026-01-01 00:00 UTC); benchmark: Accelerate State of DevOps Report 2023 (DORA), performance clusters"
         );
         let all = lines
             .iter()
@@ -310,7 +321,7 @@ mod tests {
         assert!(billing < shop && shop < all, "{text}");
         assert!(
             text.ends_with(
-                "Tiers: Accelerate State of DevOps Report 2023 (DORA), performance clusters.\n"
+                "Tiers: Accelerate State of DevOps Report 2023 (DORA), performance clusters. The 2025 DORA report publishes team archetypes, not tiers.\n"
             ),
             "{text}"
         );

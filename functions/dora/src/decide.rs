@@ -80,6 +80,70 @@ fn before(a: &Deployment, b: &Deployment) -> bool {
     (a.time, &a.execution_id) < (b.time, &b.execution_id)
 }
 
+/// Why a production deployment is rework: DORA's "deployments that are unplanned but happen as a
+/// result of an incident in production", made exact (`docs/dora.md`, deployment rework rate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rework {
+    /// A rollback (trigger type `AutomatedRollback` or `ManualRollback`).
+    Rollback,
+    /// Deployed while this incident of the pipeline was open: created at or before the
+    /// deployment, not restored before it (the deployment that restores it counts).
+    DuringIncident(String),
+    /// Its commit message or branch names an OpsItem id (`oi-` and hex digits).
+    NamesOpsItem(String),
+}
+
+/// The first OpsItem id in `text`, lowercased: `oi-` and up to 12 hexadecimal digits (OpsCenter's
+/// ids have 12), as a word of its own (`choi-1` and `oi-1234567890abc` are not ids).
+pub fn ops_item_id_in(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let bytes = lower.as_bytes();
+    let mut from = 0;
+    while let Some(at) = lower.get(from..).and_then(|rest| rest.find("oi-")) {
+        let start = from + at;
+        let id_start = start + 3;
+        let hex = bytes.get(id_start..).map_or(0, |rest| {
+            rest.iter().take_while(|b| b.is_ascii_hexdigit()).count()
+        });
+        let boundary_before = start == 0
+            || bytes
+                .get(start - 1)
+                .is_some_and(|b| !b.is_ascii_alphanumeric());
+        let boundary_after = bytes
+            .get(id_start + hex)
+            .is_none_or(|b| !b.is_ascii_alphanumeric());
+        if (1..=12).contains(&hex) && boundary_before && boundary_after {
+            return lower.get(start..id_start + hex).map(str::to_string);
+        }
+        from = id_start;
+    }
+    None
+}
+
+/// Whether `deployment` is rework, given the incidents of its pipeline known when it is judged.
+pub fn rework(deployment: &Deployment, incidents: &[Incident]) -> Option<Rework> {
+    if deployment.is_rollback() {
+        return Some(Rework::Rollback);
+    }
+    let mut open: Vec<&Incident> = incidents
+        .iter()
+        .filter(|i| {
+            i.pipeline == deployment.pipeline
+                && i.created <= deployment.time
+                && i.restored.is_none_or(|r| r >= deployment.time)
+        })
+        .collect();
+    open.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+    if let Some(incident) = open.first() {
+        return Some(Rework::DuringIncident(incident.id.clone()));
+    }
+    [&deployment.commit_message, &deployment.branch]
+        .into_iter()
+        .flatten()
+        .find_map(|text| ops_item_id_in(text))
+        .map(Rework::NamesOpsItem)
+}
+
 /// Whether `pipeline` (a bare name) is one of Tollgate's own branch pipelines: the branch
 /// function names each branch stack, and the sample pipeline after its stack, `<prefix>-…`
 /// (`BRANCH_STACK_PREFIX`). They are never production, whatever `PROD_PIPELINES` says.
@@ -383,6 +447,46 @@ mod tests {
             .map(|l| l.pipeline)
             .collect();
         assert_eq!(theirs, vec!["222222222222/orders".to_string()]);
+    }
+
+    #[test]
+    fn rework_is_a_rollback_a_deployment_during_an_open_incident_or_one_naming_an_opsitem() {
+        let mut d = deploy("d", 1_000, "Webhook");
+        d.pipeline = "app".into();
+        assert_eq!(rework(&d, &[]), None);
+        let rollback = deploy("r", 1_000, "ManualRollback");
+        assert_eq!(rework(&rollback, &[]), Some(Rework::Rollback));
+        let open = incident("oi-0123456789ab", 900);
+        assert_eq!(
+            rework(&d, std::slice::from_ref(&open)),
+            Some(Rework::DuringIncident("oi-0123456789ab".into()))
+        );
+        // Restored before: not rework; restored by this very deployment: rework.
+        let before = Incident {
+            restored: Some(999),
+            ..open.clone()
+        };
+        assert_eq!(rework(&d, std::slice::from_ref(&before)), None);
+        let by_it = Incident {
+            restored: Some(1_000),
+            ..open.clone()
+        };
+        assert!(rework(&d, &[by_it]).is_some());
+        // Created after the deployment: not rework.
+        assert_eq!(rework(&d, &[incident("oi-0123456789ab", 1_001)]), None);
+        let mut named = d.clone();
+        named.commit_message = Some("Fix checkout (OI-0123456789AB)".into());
+        assert_eq!(
+            rework(&named, &[]),
+            Some(Rework::NamesOpsItem("oi-0123456789ab".into()))
+        );
+        named.commit_message = Some("choi-0123456789ab, oi-xyz, oi-0123456789abc".into());
+        assert_eq!(rework(&named, &[]), None);
+        named.branch = Some("hotfix/oi-00000000000a".into());
+        assert_eq!(
+            rework(&named, &[]),
+            Some(Rework::NamesOpsItem("oi-00000000000a".into()))
+        );
     }
 
     proptest::proptest! {

@@ -29,7 +29,7 @@ use crate::adapters::{
 };
 use crate::decide::{
     PipelineFilter, Signal, branch_counts, fixes, identity, is_branch_pipeline,
-    is_production_deployment, lead_times, linked_identities, restore_time, split_identity,
+    is_production_deployment, lead_times, linked_identities, restore_time, rework, split_identity,
     within_cloudwatch_window,
 };
 use crate::error::DoraError;
@@ -37,7 +37,7 @@ use crate::events::{self, Trigger};
 use crate::ledger;
 use crate::model::{
     DEPLOYMENT_COUNT, Deployment, FAILED_DEPLOYMENT_COUNT, Incident, LEAD_TIME_FOR_CHANGES,
-    LeadTimes, MAX_LEAD_TIMES, TIME_TO_RESTORE,
+    LeadTimes, MAX_LEAD_TIMES, REWORK_DEPLOYMENT_COUNT, TIME_TO_RESTORE,
 };
 
 /// How long a datapoint-dedupe marker is kept: past it, CloudWatch refuses the datapoint anyway.
@@ -351,6 +351,7 @@ where
                         now,
                     )
                     .await?
+                        + self.rework(&deployment, now).await?
                 }
                 Calculator::LeadTime => self.lead_time(&deployment, &source, now).await?,
                 Calculator::ChangeFailureRate => self.rollback(&deployment, now).await?,
@@ -425,6 +426,30 @@ where
             written += points.len();
         }
         Ok(written)
+    }
+
+    /// Deployment rework: one `ReworkDeploymentCount` datapoint when the deployment is rework
+    /// (a rollback, during an open incident of its pipeline, or naming an OpsItem).
+    async fn rework(&self, deployment: &Deployment, now: i64) -> Result<usize, DoraError> {
+        let open = if deployment.is_rollback() {
+            Vec::new()
+        } else {
+            ledger::open_incidents(&self.store, &deployment.pipeline).await?
+        };
+        let Some(why) = rework(deployment, &open) else {
+            return Ok(0);
+        };
+        tracing::info!(execution_id = %deployment.execution_id, ?why, "rework deployment");
+        self.emit(
+            REWORK_DEPLOYMENT_COUNT,
+            &deployment.pipeline,
+            &deployment.execution_id,
+            deployment.time,
+            &[1.0],
+            Unit::Count,
+            now,
+        )
+        .await
     }
 
     /// Lead time: one datapoint per newly deployed commit (none for a rollback).

@@ -11,14 +11,22 @@ pub const DEPLOYMENT_COUNT: &str = "DeploymentCount";
 pub const LEAD_TIME_FOR_CHANGES: &str = "LeadTimeForChanges";
 /// One datapoint per failed production deployment (value 1, unit Count), at the deployment's time.
 pub const FAILED_DEPLOYMENT_COUNT: &str = "FailedDeploymentCount";
-/// One datapoint per restored incident: restore time − OpsItem creation time (unit Seconds).
+/// DORA's **failed deployment recovery time** (formerly "time to restore"): one datapoint per
+/// restored incident, restore time − OpsItem creation time (unit Seconds). The metric keeps the
+/// name `TimeToRestore`: dashboards and alarms in the field read it.
 pub const TIME_TO_RESTORE: &str = "TimeToRestore";
+/// The same metric under DORA's current name (an alias of [`TIME_TO_RESTORE`]).
+pub const FAILED_DEPLOYMENT_RECOVERY_TIME: &str = TIME_TO_RESTORE;
+/// One datapoint per production deployment that is rework (value 1, unit Count), at the
+/// deployment's time: see [`crate::decide::rework`].
+pub const REWORK_DEPLOYMENT_COUNT: &str = "ReworkDeploymentCount";
 /// Every metric Tollgate's DORA calculators write; the dashboard reads exactly these.
-pub const METRICS: [&str; 4] = [
+pub const METRICS: [&str; 5] = [
     DEPLOYMENT_COUNT,
     LEAD_TIME_FOR_CHANGES,
     FAILED_DEPLOYMENT_COUNT,
     TIME_TO_RESTORE,
+    REWORK_DEPLOYMENT_COUNT,
 ];
 /// The per-pipeline dimension (the all-pipelines series has no dimension).
 pub const PIPELINE_DIMENSION: &str = "Pipeline";

@@ -1,4 +1,4 @@
-//! The per-pipeline report: the four keys over a window of the ledger, and the tier of each.
+//! The per-pipeline report: DORA's five metrics over a window of the ledger, and the tier of each.
 //!
 //! How each figure is read from the ledger (the definitions are in `docs/dora.md`):
 //! - **Window**: the `days` × 24 h before `now`, open at the start and closed at the end
@@ -19,7 +19,10 @@
 //! - **Change failure rate**: failed deployments ÷ deployments, where a failed deployment is a
 //!   distinct execution id marked failed (by an OpsItem or a rollback) whose deployment time is in
 //!   the window. No deployments: no rate.
-//! - **Time to restore**: the median of (restored − created) over the incidents created in the
+//! - **Deployment rework rate**: rework deployments ÷ deployments, where a deployment of the
+//!   window is rework by [`crate::decide::rework`] against the ledger's incidents. No
+//!   deployments: no rate. It has no tier (the 2023 clusters give none).
+//! - **Failed deployment recovery time** (formerly time to restore): the median of (restored − created) over the incidents created in the
 //!   window and restored by `now`.
 //! - **Open incidents**: incidents created by `now` and not restored by `now`, however old: an
 //!   incident open for months is still open.
@@ -79,6 +82,12 @@ pub struct Row {
     pub failed_deployments: u64,
     /// Failed deployments ÷ deployments (0.25 is 25 %).
     pub change_failure_rate: Option<f64>,
+    /// Deployments that were rework ([`crate::decide::rework`]).
+    #[serde(default)]
+    pub rework_deployments: u64,
+    /// Deployment rework rate: rework deployments ÷ deployments. No deployments: no rate.
+    #[serde(default)]
+    pub rework_rate: Option<f64>,
     /// Incidents created in the window.
     pub incidents: u64,
     /// Of those, the ones restored by the window's end.
@@ -106,6 +115,7 @@ struct Tally {
     rollbacks: u64,
     lead_times: Vec<i64>,
     truncated: u64,
+    rework: u64,
     failed: u64,
     incidents: u64,
     restore_times: Vec<i64>,
@@ -118,6 +128,7 @@ impl Tally {
         self.rollbacks += other.rollbacks;
         self.lead_times.extend_from_slice(&other.lead_times);
         self.truncated += other.truncated;
+        self.rework += other.rework;
         self.failed += other.failed;
         self.incidents += other.incidents;
         self.restore_times.extend_from_slice(&other.restore_times);
@@ -143,6 +154,9 @@ impl Tally {
             truncated_deployments: self.truncated,
             failed_deployments: self.failed,
             change_failure_rate,
+            rework_deployments: self.rework,
+            rework_rate: (self.deployments > 0)
+                .then(|| self.rework as f64 / self.deployments as f64),
             incidents: self.incidents,
             restored_incidents: self.restore_times.len() as u64,
             time_to_restore_median_seconds: restore_median,
@@ -177,6 +191,9 @@ fn tally_ledger(ledger: &PipelineLedger, window: Window, seen: &mut Seen, tally:
     for d in &ledger.deployments {
         if window.contains(d.time) && seen.deployments.insert(d.execution_id.clone()) {
             tally.deployments += 1;
+            if crate::decide::rework(d, &ledger.incidents).is_some() {
+                tally.rework += 1;
+            }
             if d.is_rollback() {
                 tally.rollbacks += 1;
             }

@@ -525,7 +525,11 @@ fn lead_time_and_time_to_restore_are_drawn_in_hours_to_match_their_tier_lines() 
 fn the_tier_lines_cite_the_report_and_year_that_dora_tiers_uses() {
     assert!(tiers::SOURCE.contains("2023") && tiers::SOURCE.contains("State of DevOps Report"));
     let by_key = annotations_by_key(&dashboard(&template()));
-    for metric in METRICS {
+    // The 2023 clusters give no rework-rate thresholds: its widgets draw no tier lines.
+    for metric in METRICS
+        .into_iter()
+        .filter(|m| *m != dora::model::REWORK_DEPLOYMENT_COUNT)
+    {
         let lines = by_key
             .get(metric)
             .unwrap_or_else(|| panic!("{metric}: no tier lines"));
