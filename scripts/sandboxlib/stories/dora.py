@@ -357,11 +357,13 @@ def play(play: Play) -> Iterator[Result]:
                 "failed": row.get("failedDeployments"), "CFR": row.get("changeFailureRate"),
                 "incidents": row.get("incidents"), "restored": row.get("restoredIncidents"),
                 "TTR median": row.get("timeToRestoreMedianSeconds"), "open": row.get("openIncidents"),
+                "rework": row.get("reworkDeployments"), "rework rate": row.get("reworkRate"),
             }
             should = {
                 "deployments": w["deployments"], "rollbacks": w["rollbacks"], "per day": w["per_day"], "changes": w["changes"],
                 "lead median": w["lead_median"], "lead p90": w["lead_p90"], "failed": w["failed"], "CFR": w["cfr"],
                 "incidents": w["incidents"], "restored": w["restored"], "TTR median": w["ttr_median"], "open": w["open"],
+                "rework": w["rework"], "rework rate": w["rework_rate"],
             }
             wrong = [k for k in should if not _same(got[k], should[k])]
             yield play.result(
@@ -369,7 +371,7 @@ def play(play: Play) -> Iterator[Result]:
                 "figures match" if not wrong else "figures differ",
                 f"{w['deployments']} deployments ({w['rollbacks']} rollback), {w['per_day']:.2f}/day; "
                 f"lead time over {w['changes']} commits: median {_hours(w['lead_median'])}, p90 {_hours(w['lead_p90'])}; "
-                f"CFR {w['failed']}/{w['deployments']}; TTR median {_hours(w['ttr_median'])} over {w['restored']} restored, {w['open']} open"
+                f"CFR {w['failed']}/{w['deployments']}; rework {w['rework']}/{w['deployments']}; TTR median {_hours(w['ttr_median'])} over {w['restored']} restored, {w['open']} open"
                 + ("" if not wrong else "; REPORT SAYS " + ", ".join(f"{k} {got[k]!r} (expected {should[k]!r})" for k in wrong)),
                 bool(row) and not wrong,
                 "every figure equal to the hand-worked one", checks="tollgate dora report --days 7 --json")

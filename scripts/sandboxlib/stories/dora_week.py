@@ -332,7 +332,7 @@ def nearest_rank(values: list[float], percent: int) -> float | None:
 
 
 def expected(week: Week) -> dict[str, dict]:
-    """The four keys per pipeline and for all, from the definitions (docs/dora.md), by hand: the
+    """The five metrics per pipeline and for all, from the definitions (docs/dora.md), by hand: the
     lead times below are listed commit by commit from the week above, not read from any code."""
     at = week.at
     h = HOUR
@@ -349,6 +349,9 @@ def expected(week: Week) -> dict[str, dict]:
             # oi-2: created d3 17:30, resolved d3 19:00: 1.5 h
             "restore_times": [at(4, "10:00") - at(3, "16:00"), at(3, "19:00") - at(3, "17:30")],
             "incidents": 2, "open": 0,
+            # Rework (docs/dora.md): A5 (names oi-1, and oi-1 is open when it deploys) and A7 (a
+            # rollback). A4 deployed before either OpsItem; A6 after both were restored.
+            "rework": 2,
         },
         "payments-release": {
             "deployments": 4, "rollbacks": 0,
@@ -356,15 +359,17 @@ def expected(week: Week) -> dict[str, dict]:
             "lead_times": [1 * h, *payments_b2, 30 * h, 2 * h, 2 * h],
             "failed": 1,  # B5 (oi-3 names it)
             "restore_times": [], "incidents": 1, "open": 1,
+            "rework": 0,  # B5 deployed an hour before oi-3 was created, and names no OpsItem
         },
         "web-frontend": {
             "deployments": 3, "rollbacks": 0,  # C1, C3, C4 (C2 was on feature/dark-mode)
             # GitHub does not know the CodeCommit repository: each deployment's trigger commit alone
             "lead_times": [16 * h, 1.5 * h, 1 * h],
-            "failed": 0, "restore_times": [], "incidents": 0, "open": 0,
+            "failed": 0, "restore_times": [], "incidents": 0, "open": 0, "rework": 0,
         },
     }
-    every = {"deployments": 0, "rollbacks": 0, "lead_times": [], "failed": 0, "restore_times": [], "incidents": 0, "open": 0}
+    every = {"deployments": 0, "rollbacks": 0, "lead_times": [], "failed": 0, "restore_times": [], "incidents": 0, "open": 0,
+             "rework": 0}
     for f in figures.values():
         for key in every:
             every[key] = every[key] + f[key]
@@ -375,6 +380,7 @@ def expected(week: Week) -> dict[str, dict]:
         f["lead_median"] = median(f["lead_times"])
         f["lead_p90"] = nearest_rank(f["lead_times"], 90)
         f["cfr"] = f["failed"] / f["deployments"] if f["deployments"] else None
+        f["rework_rate"] = f["rework"] / f["deployments"] if f["deployments"] else None
         f["restored"] = len(f["restore_times"])
         f["ttr_median"] = median(f["restore_times"])
     return figures
