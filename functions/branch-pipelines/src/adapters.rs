@@ -108,6 +108,18 @@ pub trait Stacks: Send + Sync {
         stack_id: &str,
         role_arn: Option<&str>,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// The stack's resources whose deletion failed: (logical id, CloudFormation's reason).
+    fn failed_resources(
+        &self,
+        stack_id: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
+    /// Deletes a `DELETE_FAILED` stack, leaving `retain` (logical ids) in place.
+    fn delete_retaining(
+        &self,
+        stack_id: &str,
+        role_arn: Option<&str>,
+        retain: &[String],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// The production [`Stacks`].
@@ -245,6 +257,45 @@ impl Stacks for AwsStacks {
             .send()
             .await
             .map_err(|e| aws_error(format!("DeleteStack {stack_id}"), &e))?;
+        Ok(())
+    }
+
+    async fn failed_resources(&self, stack_id: &str) -> Result<Vec<(String, String)>, AwsError> {
+        let resources = self
+            .cloudformation
+            .describe_stack_resources()
+            .stack_name(stack_id)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("DescribeStackResources {stack_id}"), &e))?;
+        Ok(resources
+            .stack_resources()
+            .iter()
+            .filter(|r| r.resource_status().map(|s| s.as_str()) == Some("DELETE_FAILED"))
+            .map(|r| {
+                (
+                    r.logical_resource_id().unwrap_or_default().to_string(),
+                    r.resource_status_reason().unwrap_or_default().to_string(),
+                )
+            })
+            .filter(|(id, _)| !id.is_empty())
+            .collect())
+    }
+
+    async fn delete_retaining(
+        &self,
+        stack_id: &str,
+        role_arn: Option<&str>,
+        retain: &[String],
+    ) -> Result<(), AwsError> {
+        self.cloudformation
+            .delete_stack()
+            .stack_name(stack_id)
+            .set_role_arn(role_arn.map(str::to_string))
+            .set_retain_resources(Some(retain.to_vec()))
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("DeleteStack {stack_id} (retaining)"), &e))?;
         Ok(())
     }
 }

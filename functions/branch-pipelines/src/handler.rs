@@ -91,6 +91,13 @@ pub enum Outcome {
     Refused {
         reason: String,
     },
+    /// A `DELETE_FAILED` stack deleted again: after emptying its buckets, or retaining the
+    /// resources that failed.
+    RetryingDelete {
+        stack: String,
+        emptied: Vec<String>,
+        retained: Vec<String>,
+    },
     /// The event asked for a deletion the source of truth does not confirm.
     Kept {
         stack: String,
@@ -137,6 +144,12 @@ impl Outcome {
             Outcome::NotOurs { stack, reason } => {
                 json!({"outcome": "not-ours", "stack": stack, "reason": reason})
             }
+            Outcome::RetryingDelete {
+                stack,
+                emptied,
+                retained,
+            } => json!({"outcome": "retrying-delete", "stack": stack,
+                        "emptiedBuckets": emptied, "retained": retained}),
             Outcome::Kept { stack, reason } => {
                 json!({"outcome": "kept", "stack": stack, "reason": reason})
             }
@@ -457,6 +470,9 @@ where
                 emptied: vec![],
             });
         }
+        if stack.status == "DELETE_FAILED" {
+            return self.finish_delete(&stack, source, repository, branch).await;
+        }
         let deleted = async {
             let emptied = if self.settings.empty_buckets {
                 self.stacks.empty_buckets(&stack.id).await?
@@ -489,6 +505,102 @@ where
                     .await?;
                 Ok(Outcome::DeleteFailed {
                     stack: name,
+                    reason,
+                })
+            }
+        }
+    }
+
+    /// Takes a `DELETE_FAILED` stack one step further, at most once per step: first its buckets are
+    /// emptied again (objects written since, by a pipeline still running) and the delete retried;
+    /// then the delete is retried retaining the resources that failed, which are reported; after
+    /// that the stack is reported failed on every sweep (metric `BranchStackDeleteFailed`).
+    async fn finish_delete(
+        &self,
+        stack: &StackInfo,
+        source: Source,
+        repository: &str,
+        branch: &str,
+    ) -> Result<Outcome, HandlerError> {
+        let (pk, sk) = record_key(repository, branch);
+        let record = self.store.get(&pk, &sk).await?;
+        let retries = record
+            .as_ref()
+            .and_then(|r| r.data.get("deleteRetries"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let data = |retries: u64, retained: &[String], reason: Option<&str>| {
+            json!({"stackId": stack.id, "stackName": stack.name, "source": source.as_str(),
+                   "created": stack.created, "lastEvent": now(), "deleteRetries": retries,
+                   "retained": retained, "reason": reason})
+        };
+        let role = self.settings.role_arn.as_deref();
+        let attempt = match retries {
+            0 => {
+                async {
+                    let emptied = if self.settings.empty_buckets {
+                        self.stacks.empty_buckets(&stack.id).await?
+                    } else {
+                        vec![]
+                    };
+                    self.stacks.delete(&stack.id, role).await?;
+                    Ok::<_, AwsError>((emptied, vec![]))
+                }
+                .await
+            }
+            1 => {
+                async {
+                    let failed = self.stacks.failed_resources(&stack.id).await?;
+                    let retained: Vec<String> = failed.iter().map(|(id, _)| id.clone()).collect();
+                    self.stacks
+                        .delete_retaining(&stack.id, role, &retained)
+                        .await?;
+                    for (id, reason) in &failed {
+                        tracing::warn!(stack = %stack.name, resource = %id, %reason, "branch stack resource retained: delete it by hand");
+                    }
+                    emit_count(
+                        "BranchStackResourcesRetained",
+                        u64::try_from(retained.len()).unwrap_or(u64::MAX),
+                    );
+                    Ok((vec![], retained))
+                }
+                .await
+            }
+            _ => Err(AwsError {
+                action: format!("DeleteStack {}", stack.name),
+                reason: "still DELETE_FAILED after emptying its buckets again and retaining the resources that failed; a person must look".into(),
+            }),
+        };
+        match attempt {
+            Ok((emptied, retained)) => {
+                tracing::info!(stack = %stack.name, retry = retries + 1, ?retained, "DELETE_FAILED branch stack deleted again");
+                self.record(
+                    repository,
+                    branch,
+                    "DELETE_FAILED",
+                    data(retries + 1, &retained, None),
+                )
+                .await?;
+                Ok(Outcome::RetryingDelete {
+                    stack: stack.name.clone(),
+                    emptied,
+                    retained,
+                })
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::error!(stack = %stack.name, %reason, "branch stack not deleted");
+                emit_count("BranchStackDeleteFailed", 1);
+                let retried = if retries >= 2 { retries } else { retries + 1 };
+                self.record(
+                    repository,
+                    branch,
+                    "DELETE_FAILED",
+                    data(retried, &[], Some(&reason)),
+                )
+                .await?;
+                Ok(Outcome::DeleteFailed {
+                    stack: stack.name.clone(),
                     reason,
                 })
             }
@@ -622,9 +734,10 @@ where
                 continue;
             }
             if stack.status == "DELETE_FAILED" {
-                // Not retried: a person has to look (the metric alarms them).
-                tracing::warn!(stack = %stack.name, "branch stack is DELETE_FAILED; not retrying");
-                emit_count("BranchStackDeleteFailed", 1);
+                let outcome = self
+                    .finish_delete(&stack, source, &repository, &branch)
+                    .await?;
+                results.push(json!({"reason": "DELETE_FAILED", "result": outcome.to_json()}));
                 continue;
             }
             let (pk, sk) = record_key(&repository, &branch);
