@@ -27,6 +27,9 @@ pub struct Email {
 pub struct MailError {
     pub to: String,
     pub reason: String,
+    /// Trying again will not help (SES rejected the address or the sender, or the role may not
+    /// send): the approver will never get this email.
+    pub permanent: bool,
 }
 
 /// Sends email.
@@ -75,6 +78,7 @@ impl Mailer for SesMailer {
         .map_err(|reason| MailError {
             to: email.to.clone(),
             reason,
+            permanent: true,
         })?;
         let sent = self
             .client
@@ -97,9 +101,22 @@ impl Mailer for SesMailer {
                     }
                     _ => "",
                 };
+                let permanent = matches!(
+                    e.code(),
+                    Some(
+                        "MessageRejected"
+                            | "MailFromDomainNotVerifiedException"
+                            | "InvalidParameterValue"
+                            | "AccessDenied"
+                            | "AccessDeniedException"
+                            | "AccountSendingPausedException"
+                            | "ConfigurationSetDoesNotExist"
+                    )
+                );
                 MailError {
                     to: email.to.clone(),
                     reason: format!("{}{hint}", error_text(&e)),
+                    permanent,
                 }
             })?;
         Ok(sent.message_id().to_string())
@@ -189,6 +206,10 @@ pub enum Outcome {
 pub const REJECTED_ERROR: &str = "ApprovalRejected";
 /// Step Functions' error name when the emails were not sent.
 pub const NOT_SENT_ERROR: &str = "ApprovalEmailNotSent";
+/// The error an invocation ends with when some emails failed for now (throttling, an outage):
+/// invoke again with the same input (Lambda's own retries, or a Step Functions `Retry` on it) and
+/// only the missing emails are sent.
+pub const RETRY_ERROR: &str = "ApprovalEmailRetry";
 /// Step Functions' error name when the task input is unusable.
 pub const INVALID_ERROR: &str = "ApprovalRequestInvalid";
 /// AWS's limit on `PutApprovalResult`'s summary.

@@ -188,6 +188,84 @@ where
     serde_json::to_value(summary).map_err(|e| tollgate::error::diagnostic(INTERNAL_ERROR, &e))
 }
 
+/// Whether `payload` is Lambda's on-failure record of an approval-mailer invocation it gave up on.
+pub fn is_mailer_failure(payload: &serde_json::Value) -> bool {
+    payload
+        .get("requestContext")
+        .and_then(|c| c.get("condition"))
+        .is_some()
+        && payload.get("requestPayload").is_some()
+}
+
+/// approval-mailer's on-failure destination: Lambda gave up on an invocation (every retry
+/// errored, or the event grew too old), so the workflow it was about is failed (a CodePipeline
+/// approval rejected, a Step Functions task failed) naming the mailer's log group, and its
+/// approval, if stored and still pending, is withdrawn. Nothing waits for days.
+pub async fn mailer_gave_up<S, K, R>(
+    deps: &ApiDeps<S, K, R>,
+    record: &serde_json::Value,
+) -> Result<serde_json::Value, lambda_runtime::Diagnostic>
+where
+    S: StateStore,
+    R: TaskResumer,
+{
+    use crate::adapters::{NOT_SENT_ERROR, Outcome, ResumeError};
+    let context = &record["requestContext"];
+    let function = context["functionArn"]
+        .as_str()
+        .and_then(|arn| arn.split(':').nth(6))
+        .unwrap_or("approval-mailer");
+    let condition = context["condition"].as_str().unwrap_or("RetriesExhausted");
+    let attempts = context["approximateInvokeCount"].as_u64().unwrap_or(0);
+    let error = record["responsePayload"]["errorMessage"]
+        .as_str()
+        .map(|m| crate::request::clip(m, 400))
+        .unwrap_or_else(|| "no error message".into());
+    let cause = format!(
+        "{function} failed for good ({condition} after {attempts} attempt(s)): {error}. See log \
+         group /aws/lambda/{function}."
+    );
+    let targets = crate::request::targets_of(&record["requestPayload"]);
+    let mut answered = 0;
+    for target in &targets {
+        if let Ok(Some(seen)) = deps
+            .store
+            .state
+            .get(&crate::store::request_key(target.token()), "EVENT")
+            .await
+            && let Some(id) = seen.data["approval_id"].as_str()
+            && let Ok(Some(loaded)) = deps.store.load(id).await
+            && loaded.status == Status::Pending
+        {
+            let mut approval = loaded.approval;
+            approval.closed_reason = Some(format!("The request was withdrawn: {cause}"));
+            if let Err(e) = deps
+                .store
+                .transition(&approval, Status::Pending, Status::Withdrawn)
+                .await
+            {
+                tracing::warn!(approval_id = %approval.id, error = %e, "could not withdraw the approval");
+            }
+        }
+        let outcome = Outcome::Failed {
+            error: NOT_SENT_ERROR.into(),
+            cause: cause.clone(),
+        };
+        match deps.resumer.resume(target, &outcome).await {
+            Ok(()) | Err(ResumeError::NoLongerWaiting(_)) => answered += 1,
+            Err(e) => {
+                tracing::error!(kind = target.kind(), error = %e, "could not fail the workflow after the mailer gave up");
+                return Err(tollgate::error::diagnostic(
+                    "Tollgate.AwsError",
+                    &format!("could not fail the workflow: {e}"),
+                ));
+            }
+        }
+    }
+    tracing::warn!(%function, condition, attempts, workflows = targets.len(), "approval-mailer gave up: workflows failed");
+    Ok(serde_json::json!({ "failedWorkflows": answered }))
+}
+
 /// The error type of an approval-api invocation that failed inside Tollgate (a bug).
 pub const INTERNAL_ERROR: &str = "Tollgate.InternalError";
 

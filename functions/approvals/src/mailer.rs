@@ -9,7 +9,8 @@ use tollgate::telemetry::redacted;
 use futures_util::StreamExt;
 
 use crate::adapters::{
-    Email, INVALID_ERROR, KeySource, MailError, Mailer, NOT_SENT_ERROR, Outcome, TaskResumer,
+    Email, INVALID_ERROR, KeySource, MailError, Mailer, NOT_SENT_ERROR, Outcome, RETRY_ERROR,
+    TaskResumer,
 };
 
 /// Emails sent at the same time, at most.
@@ -19,7 +20,7 @@ use crate::model::{Approval, Status};
 use crate::render::{email_html, email_text, rfc3339};
 use crate::request::{ApprovalRequest, Invalid, Policy, parse_event};
 use crate::signing::{LinkClaims, link_url, new_id};
-use crate::store::{ApprovalStore, DEFAULT_RETENTION};
+use crate::store::{ApprovalStore, DEFAULT_RETENTION, StoreError};
 
 /// approval-mailer's settings, from its environment (declared in template.yaml).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -291,36 +292,76 @@ where
     };
     // The signing key is read while the approval is stored (two round trips become one).
     let (created, key) = tokio::join!(deps.store.create(&approval), deps.keys.key());
-    match created {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::info!(
-                kind = approval.target.kind(),
-                "duplicate delivery: the emails were sent before"
-            );
-            return Ok(json!({ "duplicate": true }));
-        }
+    let (duplicate, states) = match created {
+        Ok(true) => (false, Vec::new()),
+        // Delivered before (a Lambda or SNS retry): carry on with the stored approval, sending
+        // only the emails that did not go out.
+        Ok(false) => match stored_request(deps, approval.target.token()).await {
+            Ok(Some(loaded)) if loaded.status == Status::Pending => {
+                approval = loaded.approval;
+                (true, loaded.emails)
+            }
+            Ok(_) => {
+                tracing::info!(
+                    kind = approval.target.kind(),
+                    "duplicate delivery: the approval is no longer pending"
+                );
+                return Ok(json!({ "duplicate": true }));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "duplicate delivery, but the stored approval is unreadable");
+                return Err(diagnostic(
+                    RETRY_ERROR,
+                    format!("Tollgate could not read the approval it stored before: {e}"),
+                ));
+            }
+        },
         Err(e) => {
             let reason = format!("Tollgate could not store the approval: {e}");
             return Err(give_up(deps, &mut approval, false, reason).await);
         }
-    }
+    };
     let key = match key {
         Ok(key) => key,
         Err(e) => return Err(give_up(deps, &mut approval, true, e.to_string()).await),
     };
-    let emails: Vec<Email> = approval
-        .approvers
+    let state_of = |approver: &str| {
+        states
+            .iter()
+            .find(|(a, _, _)| a == approver)
+            .map(|(_, s, why)| (s.as_str(), why.as_str()))
+    };
+    // Claim each email not sent yet (none, or FAILED for now); SENDING is another attempt's.
+    let mut to_send: Vec<&String> = Vec::new();
+    for approver in &approval.approvers {
+        let from = match state_of(approver) {
+            None => None,
+            Some(("FAILED", _)) => Some("FAILED"),
+            Some(_) => continue,
+        };
+        match deps.store.claim_email(&approval, approver, from).await {
+            Ok(()) => to_send.push(approver),
+            Err(StoreError::Conflict) => {}
+            Err(e) => {
+                return Err(diagnostic(
+                    RETRY_ERROR,
+                    format!("Tollgate could not record the emails it sends: {e}"),
+                ));
+            }
+        }
+    }
+    let expires_at = approval.expires_at;
+    let emails: Vec<Email> = to_send
         .iter()
         .map(|approver| {
             let claims = LinkClaims {
                 id: approval.id.clone(),
-                approver: approver.clone(),
+                approver: approver.to_string(),
                 expires_at,
             };
             let link = link_url(&deps.settings.base_url, &claims, &key.sign(&claims));
             Email {
-                to: approver.clone(),
+                to: approver.to_string(),
                 subject: approval.subject.clone(),
                 html: email_html(&approval, approver, &link),
                 text: email_text(&approval, approver, &link),
@@ -328,25 +369,69 @@ where
         })
         .collect();
     // A few at a time: SES's default sending rate is 14 emails a second.
-    let sent: Vec<Result<String, MailError>> = futures_util::stream::iter(emails.iter())
+    let results: Vec<Result<String, MailError>> = futures_util::stream::iter(emails.iter())
         .map(|email| deps.mailer.send(email))
         .buffered(SEND_CONCURRENCY)
         .collect()
         .await;
+    let mut sent: Vec<String> = states
+        .iter()
+        .filter(|(_, s, _)| s == "SENT")
+        .map(|(a, _, _)| a.clone())
+        .collect();
+    let mut rejected: Vec<String> = states
+        .iter()
+        .filter(|(_, s, _)| s == "REJECTED")
+        .map(|(a, _, why)| format!("{a}: {why}"))
+        .collect();
+    let mut rejected_people: Vec<String> = states
+        .iter()
+        .filter(|(_, s, _)| s == "REJECTED")
+        .map(|(a, _, _)| a.clone())
+        .collect();
+    let mut for_now = Vec::new();
     let mut message_ids = Vec::new();
-    let mut failures = Vec::new();
-    for result in sent {
-        match result {
-            Ok(id) => message_ids.push(id),
-            Err(e) => failures.push(e.to_string()),
+    for (email, result) in emails.iter().zip(results) {
+        let (state, why) = match result {
+            Ok(id) => {
+                message_ids.push(id.clone());
+                sent.push(email.to.clone());
+                ("SENT", id)
+            }
+            Err(e) if e.permanent => {
+                rejected.push(e.to_string());
+                rejected_people.push(email.to.clone());
+                ("REJECTED", e.reason.clone())
+            }
+            Err(e) => {
+                for_now.push(e.to_string());
+                ("FAILED", e.reason.clone())
+            }
+        };
+        if let Err(e) = deps
+            .store
+            .email_result(&approval, &email.to, state, &why)
+            .await
+        {
+            tracing::warn!(approval_id = %approval.id, error = %e, "could not record an email's outcome");
         }
     }
-    if !failures.is_empty() {
-        let delivered = message_ids.len();
-        let mut reason = failures.join("; ");
-        if delivered > 0 {
+    // Emails that failed for good: can the others still reach the quorum?
+    let reachable: Vec<String> = approval
+        .approvers
+        .iter()
+        .filter(|a| !rejected_people.contains(a))
+        .cloned()
+        .collect();
+    if !crate::groups::is_met(&approval.progress(&reachable)) {
+        let mut reason = format!(
+            "the quorum can no longer be reached: {}",
+            rejected.join("; ")
+        );
+        if !sent.is_empty() {
             reason.push_str(&format!(
-                ". {delivered} of {} emails were sent; their links now say the request was withdrawn.",
+                ". {} of {} emails were sent; their links now say the request was withdrawn.",
+                sent.len(),
                 approval.approvers.len()
             ));
         } else {
@@ -354,20 +439,63 @@ where
         }
         return Err(give_up(deps, &mut approval, true, reason).await);
     }
+    if !for_now.is_empty() {
+        let reason = format!(
+            "{} of {} approval emails sent; not yet: {}. Invoke again with the same input: only \
+             the missing emails are sent",
+            sent.len(),
+            approval.approvers.len(),
+            for_now.join("; ")
+        );
+        tracing::warn!(approval_id = %approval.id, %reason, "some approval emails not sent yet");
+        return Err(diagnostic(RETRY_ERROR, reason));
+    }
     tracing::info!(
         approval_id = %approval.id,
         kind = approval.target.kind(),
         approvers = approval.approvers.len(),
+        sent_now = message_ids.len(),
+        rejected = rejected.len(),
         required_approvals = approval.required_approvals,
         expires_at = %rfc3339(expires_at),
         message_ids = ?message_ids,
         "approval emails sent"
     );
-    Ok(json!({
+    let mut answer = json!({
         "approvalId": approval.id,
-        "sentTo": approval.approvers.len(),
+        "sentTo": sent.len(),
         "expiresAt": rfc3339(expires_at),
-    }))
+    });
+    if duplicate {
+        answer["duplicate"] = json!(true);
+        answer["sentNow"] = json!(message_ids.len());
+    }
+    if !rejected.is_empty() {
+        answer["notSent"] = json!(rejected);
+    }
+    Ok(answer)
+}
+
+/// The approval a request with this token created before, if any.
+async fn stored_request<S, K, M, R>(
+    deps: &MailerDeps<S, K, M, R>,
+    token: &str,
+) -> Result<Option<crate::store::Loaded>, StoreError>
+where
+    S: StateStore,
+{
+    let Some(seen) = deps
+        .store
+        .state
+        .get(&crate::store::request_key(token), "EVENT")
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(id) = seen.data["approval_id"].as_str() else {
+        return Ok(None);
+    };
+    deps.store.load(id).await
 }
 
 /// Withdraws a stored approval (its links then say so) and fails the workflow with `reason`.

@@ -137,6 +137,33 @@ pub fn parse_event(
     ))
 }
 
+/// The workflows an invocation payload would have asked about, read leniently (for Lambda's
+/// on-failure record, whose request may be the very input that failed).
+pub fn targets_of(event: &Value) -> Vec<Target> {
+    if let Some(token) = event.get("taskToken").and_then(Value::as_str) {
+        return vec![Target::StepFunctions {
+            task_token: token.to_string(),
+        }];
+    }
+    let records = event.get("Records").and_then(Value::as_array);
+    records
+        .into_iter()
+        .flatten()
+        .filter_map(|record| {
+            let message = record.get("Sns")?.get("Message")?.as_str()?;
+            let parsed: Value = serde_json::from_str(message).ok()?;
+            let a = parsed.get("approval")?;
+            let text = |name: &str| a.get(name).and_then(Value::as_str).map(str::to_string);
+            Some(Target::CodePipeline {
+                pipeline: text("pipelineName")?,
+                stage: text("stageName")?,
+                action: text("actionName")?,
+                token: text("token")?,
+            })
+        })
+        .collect()
+}
+
 /// Parses a Step Functions task input.
 pub fn parse_task_input(event: &Value, policy: &Policy) -> Result<ApprovalRequest, Invalid> {
     let input: TaskInput = serde_json::from_value(event.clone()).map_err(|e| {

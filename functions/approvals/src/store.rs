@@ -12,6 +12,9 @@ use crate::model::{Approval, Status, Vote};
 pub const APPROVAL_SK: &str = "APPROVAL";
 /// The sort key of the resume claim: who is telling the workflow, and how that went.
 pub const RESUME_SK: &str = "RESUME";
+/// The sort key prefix of an approver's email state: `EMAIL#<approver>`.
+pub const EMAIL_PREFIX: &str = "EMAIL#";
+
 /// The partition listing decided approvals whose workflow has not been told yet (sort key: the id),
 /// for the scheduled delivery run: bounded by what is undelivered, never by history.
 pub const UNDELIVERED_PK: &str = "APPROVALS#UNDELIVERED";
@@ -69,6 +72,9 @@ pub struct Loaded {
     pub votes: Vec<Vote>,
     /// The resume claim's state (`CLAIMED#<n>`, `FAILED#<n>`, `DELIVERED`, `ENDED`) and data.
     pub resume: Option<(String, Claim)>,
+    /// Each approver's email: `SENDING`, `SENT`, `FAILED` (try again) or `REJECTED` (for good),
+    /// and why.
+    pub emails: Vec<(String, String, String)>,
 }
 
 /// One attempt at telling the workflow (the `RESUME` item's data).
@@ -141,8 +147,19 @@ impl<S: StateStore> ApprovalStore<S> {
         let mut votes = Vec::new();
         let mut found = None;
         let mut resume = None;
+        let mut emails = Vec::new();
         for record in records {
-            if record.sk == RESUME_SK {
+            if let Some(approver) = record.sk.strip_prefix(EMAIL_PREFIX) {
+                let why = record.data["reason"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                emails.push((
+                    approver.to_string(),
+                    record.state.clone().unwrap_or_default(),
+                    why,
+                ));
+            } else if record.sk == RESUME_SK {
                 let claim: Claim = serde_json::from_value(record.data)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 resume = Some((record.state.unwrap_or_default(), claim));
@@ -168,6 +185,7 @@ impl<S: StateStore> ApprovalStore<S> {
             approval,
             votes,
             resume,
+            emails,
         }))
     }
 
@@ -251,6 +269,51 @@ impl<S: StateStore> ApprovalStore<S> {
                     .await?;
             }
         }
+        Ok(())
+    }
+
+    /// Claims sending `approver`'s email: creates its state (`from` = `None`) or moves it from
+    /// `from` (`FAILED`) to `SENDING`. [`StoreError::Conflict`]: another attempt has it.
+    pub async fn claim_email(
+        &self,
+        approval: &Approval,
+        approver: &str,
+        from: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let sk = format!("{EMAIL_PREFIX}{approver}");
+        match from {
+            None => {
+                let mut record = Record::new(pk(&approval.id), sk).with_state("SENDING");
+                record.expires_at = Some(self.ttl(approval));
+                self.state.create(&record).await?;
+            }
+            Some(from) => {
+                self.state
+                    .transition(&pk(&approval.id), &sk, from, "SENDING", None)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records how sending `approver`'s email went (`SENT`, `FAILED`, `REJECTED`) and why.
+    pub async fn email_result(
+        &self,
+        approval: &Approval,
+        approver: &str,
+        to: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let data = serde_json::json!({ "reason": reason });
+        self.state
+            .transition(
+                &pk(&approval.id),
+                &format!("{EMAIL_PREFIX}{approver}"),
+                "SENDING",
+                to,
+                Some(&data),
+            )
+            .await?;
         Ok(())
     }
 

@@ -173,3 +173,72 @@ async fn a_pipeline_approval_without_approvers_is_rejected_rather_than_left_wait
         result.summary()
     );
 }
+
+/// Lambda's on-failure record for an approval-mailer invocation it gave up on.
+fn gave_up_record(request: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "version": "1.0",
+        "timestamp": "2026-11-22T10:00:00.000Z",
+        "requestContext": {
+            "requestId": "e4b46cbf-b738-xmpl-8880-a18cdf61200e",
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:tollgate-approval-mailer:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 3
+        },
+        "requestPayload": request,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorType": "ApprovalEmailRetry", "errorMessage": "1 of 2 approval emails sent; not yet: Throttling"}
+    })
+}
+
+#[tokio::test]
+async fn when_lambda_gives_up_on_the_mailer_the_pipeline_approval_is_rejected_naming_its_log_group()
+{
+    let world = World::new().await;
+    let aws = MockedAws::accepting();
+    let people = approvers(1);
+    let custom = format!(r#"{{"approvers": ["{}"]}}"#, people[0]);
+    let token = token();
+    let event = codepipeline_sns_event(&token, &custom);
+    handle(&world.mocked_mailer_deps(&aws, &[]), &event, now_secs())
+        .await
+        .expect("emails sent");
+    let answer =
+        approvals::api::mailer_gave_up(&world.mocked_api_deps(&aws), &gave_up_record(event))
+            .await
+            .expect("the workflow is failed");
+    assert_eq!(answer["failedWorkflows"], 1);
+    let sent = aws.pipeline_results.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].token(), Some(token.as_str()));
+    let result = sent[0].result().unwrap();
+    assert_eq!(result.status(), &ApprovalStatus::Rejected);
+    assert!(
+        result
+            .summary()
+            .contains("/aws/lambda/tollgate-approval-mailer"),
+        "{}",
+        result.summary()
+    );
+    let link = approval_link(&people[0]);
+    let loaded = world.store().load(&id_of(&link)).await.unwrap().unwrap();
+    assert_eq!(loaded.status, Status::Withdrawn);
+    assert!(approvals::api::is_mailer_failure(&gave_up_record(
+        serde_json::json!({})
+    )));
+}
+
+#[tokio::test]
+async fn when_lambda_gives_up_on_a_step_functions_request_the_task_is_failed() {
+    let world = World::new().await;
+    let aws = MockedAws::accepting();
+    let (token, input) = task_input(&approvers(1), 1);
+    approvals::api::mailer_gave_up(&world.mocked_api_deps(&aws), &gave_up_record(input))
+        .await
+        .expect("the task is failed");
+    let sent = aws.failures.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].task_token(), Some(token.as_str()));
+    assert_eq!(sent[0].error(), Some("ApprovalEmailNotSent"));
+    assert!(sent[0].cause().unwrap().contains("RetriesExhausted"));
+}

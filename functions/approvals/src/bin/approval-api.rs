@@ -11,6 +11,10 @@ async fn main() -> Result<(), Error> {
             let deps = &deps;
             lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
                 // The schedule's run: deliver decisions whose workflow was not told.
+                // Lambda gave up on an approval-mailer invocation: fail its workflow.
+                if approvals::api::is_mailer_failure(&event.payload) {
+                    return approvals::api::mailer_gave_up(deps, &event.payload).await;
+                }
                 if approvals::api::is_scheduled_delivery(&event.payload) {
                     let now = approvals::store::now_secs();
                     return approvals::api::scheduled_delivery(deps, now).await;
