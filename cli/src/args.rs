@@ -28,6 +28,41 @@ pub enum Command {
     /// DORA metrics of your CodePipeline pipelines: replay history, print the four keys.
     #[command(subcommand, after_help = CONFIG_HELP)]
     Dora(Dora),
+    /// Email approvals' audit trail: who was asked, who decided what and when, from which IP,
+    /// with which comment, and when the workflow was told.
+    #[command(subcommand, after_help = CONFIG_HELP)]
+    Approvals(Approvals),
+}
+
+#[derive(Debug, Subcommand, PartialEq, Eq)]
+pub enum Approvals {
+    /// List the approvals created in the last N days, newest first.
+    #[command(after_help = CONFIG_HELP)]
+    List(ApprovalListArgs),
+    /// Show one approval: who was asked, each vote (when, from which IP, with which comment),
+    /// the decision, and when the workflow was told.
+    #[command(after_help = CONFIG_HELP)]
+    Show(ApprovalShowArgs),
+}
+
+#[derive(Debug, Args, PartialEq, Eq)]
+pub struct ApprovalListArgs {
+    /// The window: approvals created in the last N days (1 to 366).
+    #[arg(long, value_name = "N", default_value_t = 7,
+          value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub days: u32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, PartialEq, Eq)]
+pub struct ApprovalShowArgs {
+    /// The approval's id (the last part of its link's path).
+    pub id: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! The `tollgate` command-line tool: DORA backfill and report over the Tollgate state table.
 
+pub mod approvals;
 pub mod args;
 pub mod render;
 
@@ -41,6 +42,12 @@ pub enum CliError {
     Backfill(#[from] dora::DoraError),
     #[error("cannot write the report as JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("reading the approvals failed: {0}")]
+    Approvals(String),
+    #[error(
+        "there is no approval {0:?} in the state table (unknown id, or removed after ApprovalRetentionDays)"
+    )]
+    NoSuchApproval(String),
 }
 
 /// Runs the parsed command with settings from `env`; returns what to print on stdout.
@@ -49,6 +56,8 @@ pub async fn run(cli: Cli, env: &impl Env) -> Result<String, CliError> {
     match cli.command {
         Command::Dora(Dora::Report(args)) => report(env, &args, now).await,
         Command::Dora(Dora::Backfill(args)) => backfill(env, &args, now).await,
+        Command::Approvals(args::Approvals::List(args)) => approvals::list(env, &args, now).await,
+        Command::Approvals(args::Approvals::Show(args)) => approvals::show(env, &args).await,
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod adapters;
 pub mod api;
+pub mod audit;
 pub mod deliver;
 pub mod deps;
 pub mod groups;

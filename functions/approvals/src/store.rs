@@ -27,6 +27,17 @@ pub fn pk(id: &str) -> String {
     format!("APPROVAL#{id}")
 }
 
+/// The partition listing the approvals created on the UTC day of `at`: `APPROVALS#2026-11-22`.
+pub fn day_pk(at: i64) -> String {
+    let day = crate::render::rfc3339(at);
+    format!("APPROVALS#{}", day.get(..10).unwrap_or(&day))
+}
+
+/// The approval's sort key in its day's list: creation time (zero-padded), then the id.
+pub fn list_sk(approval: &Approval) -> String {
+    format!("{:012}#{}", approval.created_at.max(0), approval.id)
+}
+
 pub fn vote_sk(approver: &str) -> String {
     format!("VOTE#{approver}")
 }
@@ -130,9 +141,16 @@ impl<S: StateStore> ApprovalStore<S> {
         let mut seen = Record::new(request_key(approval.target.token()), "EVENT")
             .with_data(serde_json::json!({ "approval_id": approval.id }));
         seen.expires_at = Some(ttl);
+        // The day index: `tollgate approvals list --days N` reads N partitions, never history.
+        let mut listed = Record::new(day_pk(approval.created_at), list_sk(approval));
+        listed.expires_at = Some(ttl);
         match self
             .state
-            .write_all(&[Write::Create(seen), Write::Create(item)])
+            .write_all(&[
+                Write::Create(seen),
+                Write::Create(item),
+                Write::Create(listed),
+            ])
             .await
         {
             Ok(()) => Ok(true),
@@ -315,6 +333,29 @@ impl<S: StateStore> ApprovalStore<S> {
             )
             .await?;
         Ok(())
+    }
+
+    /// The approvals created in the `days` UTC days up to `now`, newest first: one query per day.
+    pub async fn created_since(&self, now: i64, days: u32) -> Result<Vec<Loaded>, StoreError> {
+        let mut out = Vec::new();
+        for day in 0..i64::from(days.max(1)) {
+            let mut ids: Vec<String> = self
+                .state
+                .query(&day_pk(now - day * 86_400))
+                .await?
+                .into_iter()
+                .filter_map(|r| r.sk.split_once('#').map(|(_, id)| id.to_string()))
+                .collect();
+            ids.reverse();
+            for id in ids {
+                if let Some(loaded) = self.load(&id).await?
+                    && loaded.approval.created_at >= now - i64::from(days) * 86_400
+                {
+                    out.push(loaded);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The ids of decided approvals whose workflow has not been told yet.
