@@ -150,13 +150,15 @@ pub fn backfill_summary(summary: &BackfillSummary, days: u32) -> String {
     format!(
         "Backfilled the last {days} days of {pipelines} production pipeline{ps}: \
          {executions} succeeded execution{es} replayed, {deployments} production deployment{ds}, \
-         {datapoints} new datapoint{dps}{note}.\n",
+         {ops_items} OpsItem{os}, {datapoints} new datapoint{dps}{note}.\n",
         pipelines = summary.pipelines,
         ps = plural(summary.pipelines),
         executions = summary.executions,
         es = plural(summary.executions),
         deployments = summary.deployments,
         ds = plural(summary.deployments),
+        ops_items = summary.ops_items,
+        os = plural(summary.ops_items),
         datapoints = summary.datapoints,
         dps = plural(summary.datapoints),
     )
@@ -349,12 +351,13 @@ mod tests {
             pipelines: 2,
             executions: 13,
             deployments: 12,
+            ops_items: 3,
             datapoints: 40,
         };
         assert_eq!(
             backfill_summary(&summary, 30),
             "Backfilled the last 30 days of 2 production pipelines: 13 succeeded executions \
-             replayed, 12 production deployments, 40 new datapoints.\n"
+             replayed, 12 production deployments, 3 OpsItems, 40 new datapoints.\n"
         );
     }
 
@@ -364,6 +367,7 @@ mod tests {
             pipelines: 1,
             executions: 1,
             deployments: 1,
+            ops_items: 0,
             datapoints: 0,
         };
         let text = backfill_summary(&summary, 7);

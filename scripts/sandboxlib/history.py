@@ -9,6 +9,8 @@
                             outputVariables: BranchName, CommitId, CommitMessage, FullRepositoryName...)
   SSM (X-Amz-Target AmazonSSM.*)
     GetOpsItem              OperationalData as stored ({"Type", "Value"}); OpsItemNotFoundException
+    DescribeOpsItems        OpsItemSummaries, filter CreatedTime GreaterThan/LessThan (what backfill
+                            sends), paginated (MaxResults 1-50, default 50; NextToken)
 
 A pipeline's history is served here once it is seeded (`History.pipelines`); a pipeline without
 seeded history is moto's (ListPipelineExecutions and GetPipelineExecution go to moto, which knows
@@ -70,7 +72,7 @@ class History:
     def serves(self, service: str, operation: str, body: dict) -> bool:
         """Whether the stand-in answers this call (else moto does)."""
         if service == "AmazonSSM":
-            return operation == "GetOpsItem"
+            return operation in ("GetOpsItem", "DescribeOpsItems")
         if service != "CodePipeline_20150709":
             return False
         if operation == "ListActionExecutions":
@@ -83,6 +85,8 @@ class History:
         """(status, JSON body) of one call `serves` accepted. `moto_has_pipeline(name)` tells
         whether moto knows a pipeline that has no seeded history."""
         if service == "AmazonSSM":
+            if operation == "DescribeOpsItems":
+                return self.describe_ops_items(body)
             return self.get_ops_item(body)
         if operation == "ListPipelineExecutions":
             return self.list_pipeline_executions(body)
@@ -198,6 +202,35 @@ class History:
         if item is None:
             return 400, {"__type": "OpsItemNotFoundException", "Message": f"OpsItem with id {item_id} not found."}
         return 200, {"OpsItem": item}
+
+
+    def describe_ops_items(self, body: dict) -> tuple[int, dict]:
+        from datetime import datetime
+        check = self.Validation()
+        check.range("MaxResults", body.get("MaxResults"), 1, 50)
+        if problem := check.answer():
+            return problem
+        items = sorted(self.ops_items.values(), key=lambda i: (i.get("CreatedTime", 0), i.get("OpsItemId", "")))
+        for f in body.get("OpsItemFilters") or []:
+            if f.get("Key") != "CreatedTime" or f.get("Operator") not in ("GreaterThan", "LessThan"):
+                return 400, {"__type": "ValidationException", "message": f"the stand-in filters on CreatedTime GreaterThan/LessThan only, not {f}"}
+            try:
+                bound = min(datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp() for v in f.get("Values") or [])
+            except ValueError:
+                return 400, {"__type": "ValidationException", "message": f"not a time: {f.get('Values')}"}
+            if f["Operator"] == "GreaterThan":
+                items = [i for i in items if i.get("CreatedTime", 0) > bound]
+            else:
+                items = [i for i in items if i.get("CreatedTime", 0) < bound]
+        size = body.get("MaxResults") or 50
+        start = _offset("DescribeOpsItems", "", body.get("NextToken"), len(items))
+        if start is None:
+            return 400, {"__type": "ValidationException", "message": "The NextToken is not valid."}
+        fields = ("OpsItemId", "Title", "Status", "Source", "CreatedTime", "LastModifiedTime", "OperationalData", "OpsItemType")
+        page = {"OpsItemSummaries": [{k: i[k] for k in fields if k in i} for i in items[start:start + size]]}
+        if start + size < len(items):
+            page["NextToken"] = _token("DescribeOpsItems", "", start + size)
+        return 200, page
 
 
 def _source_actions(execution: dict):

@@ -335,6 +335,12 @@ pub trait OpsItems: Send + Sync {
     /// The OpsItem `item`: its id (`oi-…`) in the function's own account, `<account>/<id>` in
     /// another one (see [`crate::decide::identity`]).
     fn get(&self, item: &str) -> impl Future<Output = Result<OpsItemInfo, DoraError>> + Send;
+    /// The ids of the function's own account's OpsItems created after `since` (epoch seconds),
+    /// every page (DescribeOpsItems): what backfill replays.
+    fn created_since(
+        &self,
+        since: i64,
+    ) -> impl Future<Output = Result<Vec<String>, DoraError>> + Send;
 }
 
 /// The production [`OpsItems`]: SSM GetOpsItem, in the function's account with `client`, in
@@ -357,6 +363,50 @@ impl SsmOpsItems {
 }
 
 impl<A: Accounts<aws_sdk_ssm::Client>> OpsItems for SsmOpsItems<A> {
+    async fn created_since(&self, since: i64) -> Result<Vec<String>, DoraError> {
+        use aws_sdk_ssm::types::{OpsItemFilter, OpsItemFilterKey, OpsItemFilterOperator};
+        let action = "SSM DescribeOpsItems";
+        let after = aws_smithy_types::DateTime::from_secs(since)
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .map_err(|e| DoraError::Aws {
+                action: action.into(),
+                reason: e.to_string(),
+            })?;
+        let filter = OpsItemFilter::builder()
+            .key(OpsItemFilterKey::CreatedTime)
+            .operator(OpsItemFilterOperator::GreaterThan)
+            .values(after)
+            .build()
+            .map_err(|e| DoraError::Aws {
+                action: action.into(),
+                reason: e.to_string(),
+            })?;
+        let mut ids = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .describe_ops_items()
+                .ops_item_filters(filter.clone())
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| DoraError::aws(action, &e))?;
+            ids.extend(
+                out.ops_item_summaries()
+                    .iter()
+                    .filter_map(|s| s.ops_item_id().map(str::to_string)),
+            );
+            match out.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
     async fn get(&self, item: &str) -> Result<OpsItemInfo, DoraError> {
         let (account, id) = split_identity(item);
         let client = match account {

@@ -8,8 +8,13 @@
 //!
 //! What differs for a pipeline with a `PROD_STAGE_NAME` stage: the execution history has no
 //! stage times, so the deployment time is the execution's end, not the production stage's; and
-//! an execution that failed after its production stage succeeded is not replayed. OpsItems are
-//! not replayed (there is no history to list them from): incidents come from live events.
+//! an execution that failed after its production stage succeeded is not replayed.
+//!
+//! Then the OpsItems of the backfill's account created in the window (DescribeOpsItems, then
+//! GetOpsItem each) go through the change-failure-rate and recovery-time calculators, after the
+//! deployments they are attributed to. A resolved OpsItem's resolution time is then its
+//! LastModifiedTime, the only record of it without an event; an incident already restored by a
+//! live event keeps the event's time (restores are recorded once).
 
 use tollgate::state::StateStore;
 
@@ -34,6 +39,8 @@ pub struct BackfillSummary {
     pub executions: usize,
     /// Of them, those recorded as production deployments.
     pub deployments: usize,
+    /// OpsItems created in the window, replayed (DescribeOpsItems, then GetOpsItem each).
+    pub ops_items: usize,
     /// New datapoints written (0 when everything was already there).
     pub datapoints: usize,
 }
@@ -94,6 +101,19 @@ where
             done: i + 1,
             total,
         });
+    }
+    // Then the window's OpsItems, after the deployments they are attributed to.
+    for id in deps.ops_items.created_since(since).await? {
+        summary.datapoints += deps.replay_ops_item(&id, now).await?;
+        summary.ops_items += 1;
+    }
+    // Now that the window's incidents are known, the deployments made during one are rework
+    // (once: a second backfill finds the markers).
+    for pipeline in &pipelines {
+        let ledger = crate::ledger::pipeline_window(&deps.store, pipeline, since, now).await?;
+        for d in &ledger.deployments {
+            summary.datapoints += deps.rework_once(d, &ledger.incidents, now).await?;
+        }
     }
     Ok(summary)
 }

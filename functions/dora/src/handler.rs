@@ -171,8 +171,14 @@ where
                         .as_deref()
                         .is_some_and(|s| s == "Resolved")
                         .then_some(time);
-                    self.ops_item(calculator, &id, account.as_deref(), resolved_at, now)
-                        .await?
+                    self.ops_item(
+                        calculator,
+                        &id,
+                        account.as_deref(),
+                        Resolution::Event(resolved_at),
+                        now,
+                    )
+                    .await?
                 }
                 _ => Outcome::Ignored(format!("OpsItem {id}: not this calculator's event")),
             },
@@ -436,7 +442,16 @@ where
         } else {
             ledger::open_incidents(&self.store, &deployment.pipeline).await?
         };
-        let Some(why) = rework(deployment, &open) else {
+        self.rework_by(deployment, &open, now).await
+    }
+
+    async fn rework_by(
+        &self,
+        deployment: &Deployment,
+        incidents: &[Incident],
+        now: i64,
+    ) -> Result<usize, DoraError> {
+        let Some(why) = rework(deployment, incidents) else {
             return Ok(0);
         };
         tracing::info!(execution_id = %deployment.execution_id, ?why, "rework deployment");
@@ -765,10 +780,20 @@ where
         calculator: Calculator,
         id: &str,
         account: Option<&str>,
-        resolved_at: Option<i64>,
+        resolution: Resolution,
         now: i64,
     ) -> Result<Outcome, DoraError> {
         let item = self.ops_items.get(&self.identity(account, id)).await?;
+        let resolved_at = match resolution {
+            Resolution::Event(at) => at,
+            // Backfill has no event: the resolution's only record is LastModifiedTime.
+            Resolution::Replay => item
+                .status
+                .as_deref()
+                .is_some_and(|s| s == "Resolved")
+                .then_some(item.last_modified)
+                .flatten(),
+        };
         let home = self.settings.home_account.as_deref();
         let links: Vec<_> = linked_identities(&item.data, home, account)
             .into_iter()
@@ -850,6 +875,50 @@ where
             }
         }
         Ok(Outcome::Recorded { datapoints })
+    }
+}
+
+/// Where an OpsItem's resolution time comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resolution {
+    /// A live event: its time when it reports `Resolved`, else not resolved (by this event).
+    Event(Option<i64>),
+    /// Backfill: `LastModifiedTime` of an OpsItem that is `Resolved` now.
+    Replay,
+}
+
+impl<S, M, P, O, C> Deps<S, M, P, O, C>
+where
+    S: StateStore,
+    M: MetricSink,
+    P: PipelineHistory,
+    O: OpsItems,
+    C: CommitHistory,
+{
+    /// Writes `deployment`'s `ReworkDeploymentCount` datapoint if it is rework by `incidents`
+    /// (its pipeline's, from the ledger) and it has none yet (backfill, after the OpsItems).
+    pub async fn rework_once(
+        &self,
+        deployment: &Deployment,
+        incidents: &[Incident],
+        now: i64,
+    ) -> Result<usize, DoraError> {
+        self.rework_by(deployment, incidents, now).await
+    }
+
+    /// Replays one OpsItem of the function's own account through the change-failure-rate and
+    /// recovery-time calculators (backfill); idempotent with live events and with itself.
+    pub async fn replay_ops_item(&self, id: &str, now: i64) -> Result<usize, DoraError> {
+        let mut datapoints = 0;
+        for calculator in [Calculator::ChangeFailureRate, Calculator::TimeToRestore] {
+            if let Outcome::Recorded { datapoints: n } = self
+                .ops_item(calculator, id, None, Resolution::Replay, now)
+                .await?
+            {
+                datapoints += n;
+            }
+        }
+        Ok(datapoints)
     }
 }
 

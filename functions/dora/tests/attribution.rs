@@ -190,3 +190,44 @@ async fn out_of_order_deliveries_give_each_commit_to_its_first_deployment() {
     let lead = stats(&ns, LEAD_TIME_FOR_CHANGES, Some("web"), t0, t0 + 6 * H).await;
     assert_eq!(lead.count, 5.0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backfill_replays_opsitems_and_a_second_run_adds_nothing() {
+    let t0 = (now() - 2 * 86_400) / H * H;
+    let w = world();
+    let runs = [
+        exec("web", "d1", t0, "c1"),
+        exec("web", "d2", t0 + 3 * H, "c2"),
+    ];
+    let item = Item {
+        id: "oi-0000000back1".into(),
+        created: t0 + H,
+        modified: t0 + 2 * H,
+        status: OpsItemStatus::Resolved,
+        data: vec![resources_of("web")],
+    };
+    seed_web(&w, &runs, std::slice::from_ref(&item));
+    let ns = tollgate_tests::unique("DORA");
+    let (deps, _rules) = deps(&ns, "*", &w, None).await;
+    let first = dora::backfill::backfill(&deps, 5, now(), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!((first.deployments, first.ops_items), (2, 1));
+    let second = dora::backfill::backfill(&deps, 5, now(), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!((second.ops_items, second.datapoints), (1, 0));
+    // And live events of the same OpsItem afterwards add nothing either.
+    deliver(&deps, &opsitem_event(&item, false)).await;
+    deliver(&deps, &opsitem_event(&item, true)).await;
+
+    let (start, end) = (t0 - H, t0 + 4 * H);
+    let failed = stats(&ns, FAILED_DEPLOYMENT_COUNT, Some("web"), start, end).await;
+    let ttr = stats(&ns, TIME_TO_RESTORE, Some("web"), start, end).await;
+    assert_eq!(failed.count, 1.0);
+    assert_eq!((ttr.count, ttr.sum), (1.0, 3_600.0));
+    let ledger = dora::ledger::pipeline(&deps.store, "web").await.unwrap();
+    assert_eq!(ledger.incidents.len(), 1);
+    assert_eq!(ledger.incidents[0].execution_id.as_deref(), Some("d1"));
+    assert_eq!(ledger.failures.len(), 1);
+}

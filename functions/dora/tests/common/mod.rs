@@ -17,8 +17,11 @@ use aws_sdk_codepipeline::types::{
     PipelineExecutionStatus, PipelineExecutionSummary, PipelineSummary, SourceRevision,
     StageDeclaration, TriggerType,
 };
+use aws_sdk_ssm::operation::describe_ops_items::DescribeOpsItemsOutput;
 use aws_sdk_ssm::operation::get_ops_item::GetOpsItemOutput;
-use aws_sdk_ssm::types::{OpsItem, OpsItemDataType, OpsItemDataValue, OpsItemStatus};
+use aws_sdk_ssm::types::{
+    OpsItem, OpsItemDataType, OpsItemDataValue, OpsItemStatus, OpsItemSummary,
+};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
@@ -336,7 +339,30 @@ pub fn ssm(world: &Shared) -> (aws_sdk_ssm::Client, Rule) {
         }
         GetOpsItemOutput::builder().ops_item(b.build()).build()
     });
-    let client = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&rule]);
+    let w = world.clone();
+    let describe = mock!(aws_sdk_ssm::Client::describe_ops_items).then_compute_output(move |req| {
+        // The CreatedTime GreaterThan filter backfill sends.
+        let after = req
+            .ops_item_filters()
+            .iter()
+            .flat_map(|f| f.values())
+            .filter_map(|v| DateTime::from_str(v, Format::DateTime).ok())
+            .map(|t| t.secs())
+            .max()
+            .unwrap_or(0);
+        let w = w.lock().unwrap();
+        let mut items: Vec<&Item> = w.items.values().filter(|i| i.created > after).collect();
+        items.sort_by(|a, b| a.id.cmp(&b.id));
+        DescribeOpsItemsOutput::builder()
+            .set_ops_item_summaries(Some(
+                items
+                    .iter()
+                    .map(|i| OpsItemSummary::builder().ops_item_id(&i.id).build())
+                    .collect(),
+            ))
+            .build()
+    });
+    let client = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&rule, &describe]);
     (client, rule)
 }
 
