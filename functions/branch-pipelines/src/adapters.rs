@@ -113,6 +113,15 @@ pub trait Stacks: Send + Sync {
         &self,
         stack_id: &str,
     ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
+    /// Sets one parameter of a live stack, keeping its template and every other value. `Ok(false)`:
+    /// the stack's template does not declare `key`, or nothing changed.
+    fn update_parameter(
+        &self,
+        stack_id: &str,
+        role_arn: Option<&str>,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
     /// Deletes a `DELETE_FAILED` stack, leaving `retain` (logical ids) in place.
     fn delete_retaining(
         &self,
@@ -260,6 +269,58 @@ impl Stacks for AwsStacks {
         Ok(())
     }
 
+    async fn update_parameter(
+        &self,
+        stack_id: &str,
+        role_arn: Option<&str>,
+        key: &str,
+        value: &str,
+    ) -> Result<bool, AwsError> {
+        let out = self
+            .cloudformation
+            .describe_stacks()
+            .stack_name(stack_id)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("DescribeStacks {stack_id}"), &e))?;
+        let Some(stack) = out.stacks().first() else {
+            return Ok(false);
+        };
+        let keys: Vec<String> = stack
+            .parameters()
+            .iter()
+            .filter_map(|p| p.parameter_key().map(str::to_string))
+            .collect();
+        if !keys.iter().any(|k| k == key) {
+            return Ok(false);
+        }
+        let mut request = self
+            .cloudformation
+            .update_stack()
+            .stack_name(stack_id)
+            .use_previous_template(true)
+            .capabilities(Capability::CapabilityIam)
+            .capabilities(Capability::CapabilityNamedIam)
+            .capabilities(Capability::CapabilityAutoExpand)
+            .set_role_arn(role_arn.map(str::to_string))
+            .set_tags(Some(stack.tags().to_vec()));
+        for k in &keys {
+            let parameter = if k == key {
+                Parameter::builder().parameter_key(k).parameter_value(value)
+            } else {
+                Parameter::builder()
+                    .parameter_key(k)
+                    .use_previous_value(true)
+            };
+            request = request.parameters(parameter.build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if error_text(&e).contains("No updates are to be performed") => Ok(false),
+            Err(e) => Err(aws_error(format!("UpdateStack {stack_id}"), &e)),
+        }
+    }
+
     async fn failed_resources(&self, stack_id: &str) -> Result<Vec<(String, String)>, AwsError> {
         let resources = self
             .cloudformation
@@ -371,6 +432,13 @@ pub trait BranchSource: Send + Sync {
         repository: &str,
         branch: &str,
     ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+    /// Creates or edits the pull request's one status comment (found by [`crate::comment::MARKER`]).
+    fn status_comment(
+        &self,
+        repository: &str,
+        number: u64,
+        body: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// A CodeCommit repository's default branch (`None` when it has none yet).
     fn default_branch(
         &self,
@@ -401,6 +469,19 @@ impl Branches {
             .get::<serde_json::Value, _, ()>(&repo_route, None)
             .await
             .map_err(|e| error(&format!("repository {repository}"), &e))?;
+        if let Some(number) = crate::events::pull_request_number(branch) {
+            // A pull request's stack lives while the pull request is open.
+            let route = format!("{repo_route}/pulls/{number}");
+            return match self
+                .github
+                .get::<serde_json::Value, _, ()>(&route, None)
+                .await
+            {
+                Ok(pr) => Ok(pr.get("state").and_then(serde_json::Value::as_str) == Some("open")),
+                Err(e) if is_not_found(&e) => Ok(false),
+                Err(e) => Err(error(&format!("pull request {number}"), &e)),
+            };
+        }
         let route = format!("{repo_route}/branches/{}", tollgate::github::path(branch));
         match self
             .github
@@ -443,6 +524,63 @@ impl BranchSource for Branches {
                 }
             }
         }
+    }
+
+    async fn status_comment(
+        &self,
+        repository: &str,
+        number: u64,
+        body: &str,
+    ) -> Result<(), AwsError> {
+        let error = |what: &str, e: &octocrab::Error| AwsError {
+            action: format!("GitHub {what} {repository}#{number}"),
+            reason: e.to_string(),
+        };
+        let issue = format!(
+            "/repos/{}/issues/{number}/comments",
+            tollgate::github::path(repository)
+        );
+        // At most 10 pages of 100: a pull request with more comments gets a new status comment.
+        let mut found = None;
+        for page in 1..=10u32 {
+            let comments: Vec<serde_json::Value> = self
+                .github
+                .get(
+                    &issue,
+                    Some(&[("per_page", "100"), ("page", &page.to_string())]),
+                )
+                .await
+                .map_err(|e| error("list comments", &e))?;
+            found = comments.iter().find_map(|c| {
+                let text = c.get("body").and_then(serde_json::Value::as_str)?;
+                text.contains(crate::comment::MARKER)
+                    .then(|| c.get("id").and_then(serde_json::Value::as_u64))
+                    .flatten()
+            });
+            if found.is_some() || comments.len() < 100 {
+                break;
+            }
+        }
+        let payload = serde_json::json!({ "body": body });
+        match found {
+            Some(id) => {
+                let route = format!(
+                    "/repos/{}/issues/comments/{id}",
+                    tollgate::github::path(repository)
+                );
+                self.github
+                    .patch::<serde_json::Value, _, _>(&route, Some(&payload))
+                    .await
+                    .map_err(|e| error("edit comment", &e))?;
+            }
+            None => {
+                self.github
+                    .post::<_, serde_json::Value>(&issue, Some(&payload))
+                    .await
+                    .map_err(|e| error("comment", &e))?;
+            }
+        }
+        Ok(())
     }
 
     async fn default_branch(&self, repository: &str) -> Result<Option<String>, AwsError> {

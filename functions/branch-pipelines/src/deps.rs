@@ -5,7 +5,7 @@ use tollgate::state::DynamoStateStore;
 
 use crate::adapters::{AwsStacks, BranchTemplate, Branches, SecretsManagerSecret};
 use crate::filters::{BranchFilter, DEFAULT_INCLUDE, RepositoryFilter};
-use crate::handler::{Deps, Settings};
+use crate::handler::{Deps, Mode, Settings};
 use crate::naming::validate_prefix;
 
 /// The production dependencies.
@@ -81,6 +81,14 @@ pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid("ACCOUNT_ID", &account, "must be 12 digits"));
     }
+    let mode_text = env.var("BRANCH_MODE").unwrap_or_else(|| "branch".into());
+    let mode = Mode::parse(mode_text.trim()).ok_or_else(|| {
+        invalid(
+            "BRANCH_MODE",
+            &mode_text,
+            "must be branch, pull-request or both",
+        )
+    })?;
     Ok(Settings {
         prefix,
         template,
@@ -93,6 +101,8 @@ pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
         empty_buckets: parsed_or(env, "EMPTY_BUCKETS_ON_DESTROY", true)?,
         repositories,
         account,
+        mode,
+        include_drafts: parsed_or(env, "BRANCH_INCLUDE_DRAFTS", false)?,
     })
 }
 
@@ -119,6 +129,11 @@ pub const TEMPLATE_ORIGINS: &[(&str, Origin)] = &[
         Origin::Parameter("EmptyBucketsOnDestroy"),
     ),
     ("GITHUB_API_URL", Origin::Parameter("GitHubApiUrl")),
+    ("BRANCH_MODE", Origin::Parameter("BranchMode")),
+    (
+        "BRANCH_INCLUDE_DRAFTS",
+        Origin::Parameter("BranchIncludeDrafts"),
+    ),
     (
         "GITHUB_REPOSITORIES",
         Origin::Parameter("GitHubRepositories"),

@@ -38,6 +38,27 @@ pub enum Change {
     Updated,
 }
 
+/// The pull request a change is about (GitHub `pull_request` events).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequest {
+    pub number: u64,
+    /// The head branch (the stack's `BranchName`).
+    pub head_branch: String,
+    pub head_sha: String,
+    pub draft: bool,
+}
+
+/// The key under which a pull request's stack is named, tagged and recorded: never a valid git
+/// branch name (`:` is not allowed in refs), so it cannot collide with a branch's.
+pub fn pull_request_key(number: u64) -> String {
+    format!("pull-request:{number}")
+}
+
+/// The pull request number of a [`pull_request_key`].
+pub fn pull_request_number(key: &str) -> Option<u64> {
+    key.strip_prefix("pull-request:")?.parse().ok()
+}
+
 /// One branch change, whatever the trigger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BranchChange {
@@ -52,6 +73,8 @@ pub struct BranchChange {
     pub event_id: String,
     /// CodeCommit: the account the event came from; GitHub: empty.
     pub account: String,
+    /// A pull request's change (`branch` is then its [`pull_request_key`]).
+    pub pull_request: Option<PullRequest>,
 }
 
 /// A GitHub webhook request, not yet verified.
@@ -128,6 +151,7 @@ pub fn classify(event: &Value) -> Result<Trigger, UnknownEvent> {
                 default_branch: None,
                 event_id: parsed.id,
                 account: parsed.account,
+                pull_request: None,
             }))
         }
         _ => Err(UnknownEvent(format!(
@@ -186,6 +210,28 @@ struct GitHubRefEvent {
 }
 
 #[derive(Debug, Deserialize)]
+struct GitHubHead {
+    #[serde(rename = "ref")]
+    reference: String,
+    sha: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct GitHubPullRequestBody {
+    number: u64,
+    #[serde(default)]
+    draft: bool,
+    head: GitHubHead,
+}
+
+#[derive(Debug, Deserialize)]
+struct GitHubPullRequestEvent {
+    action: String,
+    pull_request: GitHubPullRequestBody,
+    repository: GitHubRepository,
+}
+
+#[derive(Debug, Deserialize)]
 struct GitHubPush {
     #[serde(rename = "ref")]
     reference: String,
@@ -212,6 +258,31 @@ pub fn github_change(request: &WebhookRequest) -> Result<Option<BranchChange>, U
             };
             (change, p.reference, p.repository)
         }
+        "pull_request" => {
+            let p: GitHubPullRequestEvent = serde_json::from_slice(&request.body).map_err(bad)?;
+            let change = match p.action.as_str() {
+                "opened" | "reopened" | "ready_for_review" => Change::Created,
+                "synchronize" => Change::Updated,
+                "closed" => Change::Deleted,
+                _ => return Ok(None),
+            };
+            let pr = p.pull_request;
+            return Ok(Some(BranchChange {
+                change,
+                source: Source::GitHub,
+                repository: p.repository.full_name,
+                branch: pull_request_key(pr.number),
+                default_branch: p.repository.default_branch,
+                event_id: format!("github-{delivery}"),
+                account: String::new(),
+                pull_request: Some(PullRequest {
+                    number: pr.number,
+                    head_branch: pr.head.reference,
+                    head_sha: pr.head.sha,
+                    draft: pr.draft,
+                }),
+            }));
+        }
         "push" => {
             let p: GitHubPush = serde_json::from_slice(&request.body).map_err(bad)?;
             match p.reference.strip_prefix("refs/heads/") {
@@ -229,6 +300,7 @@ pub fn github_change(request: &WebhookRequest) -> Result<Option<BranchChange>, U
         default_branch: repository.default_branch,
         event_id: format!("github-{delivery}"),
         account: String::new(),
+        pull_request: None,
     }))
 }
 
@@ -319,5 +391,43 @@ mod tests {
             "detail": {"event": "referenceCreated", "referenceType": "tag", "referenceName": "v1", "repositoryName": "r"}});
         assert!(matches!(classify(&tag).unwrap(), Trigger::Ignored(_)));
         assert!(classify(&serde_json::json!({"hello": 1})).is_err());
+    }
+
+    #[test]
+    fn pull_request_events_are_keyed_by_number_and_carry_the_head() {
+        let body = serde_json::json!({"action": "opened", "number": 7,
+            "pull_request": {"number": 7, "draft": false, "state": "open",
+                             "head": {"ref": "feature/pay", "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e"}},
+            "repository": {"full_name": "octo-org/orders-api", "default_branch": "main"}});
+        let request = WebhookRequest {
+            body: body.to_string().into_bytes(),
+            signature: None,
+            event: Some("pull_request".into()),
+            delivery: Some("d1".into()),
+        };
+        let change = github_change(&request).unwrap().unwrap();
+        assert_eq!(change.change, Change::Created);
+        assert_eq!(change.branch, "pull-request:7");
+        assert_eq!(pull_request_number(&change.branch), Some(7));
+        let pr = change.pull_request.unwrap();
+        assert_eq!((pr.head_branch.as_str(), pr.draft), ("feature/pay", false));
+        for (action, expected) in [
+            ("synchronize", Some(Change::Updated)),
+            ("closed", Some(Change::Deleted)),
+            ("labeled", None),
+        ] {
+            let mut b = body.clone();
+            b["action"] = serde_json::json!(action);
+            let r = WebhookRequest {
+                body: b.to_string().into_bytes(),
+                ..request.clone()
+            };
+            assert_eq!(
+                github_change(&r).unwrap().map(|c| c.change),
+                expected,
+                "{action}"
+            );
+        }
+        assert_eq!(pull_request_number("feature/pull-request:7"), None);
     }
 }

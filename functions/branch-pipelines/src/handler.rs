@@ -41,6 +41,32 @@ pub struct Settings {
     pub repositories: RepositoryFilter,
     /// This account (`ACCOUNT_ID`): CodeCommit events from any other are ignored.
     pub account: String,
+    /// What GitHub's events drive (`BRANCH_MODE`).
+    pub mode: Mode,
+    /// Draft pull requests get a preview too (`BRANCH_INCLUDE_DRAFTS`).
+    pub include_drafts: bool,
+}
+
+/// `BRANCH_MODE`: which GitHub events create and delete stacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A stack per branch (`create` / `delete`); `pull_request` events are ignored.
+    Branch,
+    /// A stack per pull request (`pull_request` opened / synchronize / closed); GitHub branch
+    /// creations and deletions are ignored (CodeCommit's branches keep their stacks).
+    PullRequest,
+    Both,
+}
+
+impl Mode {
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "branch" => Some(Mode::Branch),
+            "pull-request" => Some(Mode::PullRequest),
+            "both" => Some(Mode::Both),
+            _ => None,
+        }
+    }
 }
 
 /// Everything the handler needs.
@@ -119,6 +145,12 @@ pub enum Outcome {
         reason: String,
     },
     Touched,
+    /// A pull request's new head: its stack's `HeadSha` set (`changed` false: the template does
+    /// not declare it, or it was already that).
+    Updated {
+        stack: String,
+        changed: bool,
+    },
     /// A push found no usable record of a live stack: the record was rebuilt from its tags.
     Repaired {
         stack: String,
@@ -157,6 +189,9 @@ impl Outcome {
                 json!({"outcome": "delete-failed", "stack": stack, "reason": reason})
             }
             Outcome::Touched => json!({"outcome": "touched"}),
+            Outcome::Updated { stack, changed } => {
+                json!({"outcome": "updated", "stack": stack, "parameterChanged": changed})
+            }
             Outcome::Repaired { stack } => json!({"outcome": "repaired", "stack": stack}),
             Outcome::Duplicate => json!({"outcome": "duplicate"}),
         }
@@ -253,16 +288,40 @@ where
 
     /// A branch was created, deleted or updated.
     pub async fn change(&self, change: &BranchChange) -> Result<Outcome, HandlerError> {
+        let mode = self.settings.mode;
+        let skip = match (&change.pull_request, change.source, change.change) {
+            (Some(_), _, _) if mode == Mode::Branch => {
+                Some("BRANCH_MODE is branch: pull requests get no preview")
+            }
+            (None, Source::GitHub, Change::Created | Change::Deleted)
+                if mode == Mode::PullRequest =>
+            {
+                Some("BRANCH_MODE is pull-request: GitHub branches get no stack of their own")
+            }
+            (Some(pr), _, Change::Created) if pr.draft && !self.settings.include_drafts => {
+                Some("a draft pull request (BRANCH_INCLUDE_DRAFTS is false)")
+            }
+            _ => None,
+        };
+        if let Some(reason) = skip {
+            tracing::info!(%reason, repository = %change.repository, branch = %change.branch, "skipped");
+            return Ok(Outcome::Skipped {
+                reason: reason.into(),
+            });
+        }
         if change.change == Change::Updated {
-            return self.touch(change).await;
+            return match &change.pull_request {
+                Some(_) => self.synchronize(change).await,
+                None => self.touch(change).await,
+            };
         }
         if change.change == Change::Created {
             let default_branch = self.default_branch(change).await;
-            if let Verdict::Skip(reason) = self
-                .settings
-                .filter
-                .verdict(&change.branch, &default_branch)
-            {
+            let branch = change
+                .pull_request
+                .as_ref()
+                .map_or(change.branch.as_str(), |pr| pr.head_branch.as_str());
+            if let Verdict::Skip(reason) = self.settings.filter.verdict(branch, &default_branch) {
                 tracing::info!(%reason, repository = %change.repository, "branch skipped");
                 return Ok(Outcome::Skipped { reason });
             }
@@ -298,6 +357,27 @@ where
         }
         let outcome = result?;
         tracing::info!(outcome = %outcome.to_json(), repository = %change.repository, branch = %change.branch, "branch handled");
+        let said = match &outcome {
+            Outcome::Created { stack } => Some((stack, "CREATE_IN_PROGRESS", "preview created")),
+            Outcome::AlreadyExists { stack } => Some((stack, "EXISTS", "pull request reopened")),
+            Outcome::Deleting { stack, .. } => Some((
+                stack,
+                "DELETE_IN_PROGRESS",
+                "pull request closed: preview deleted",
+            )),
+            Outcome::NothingToDelete { stack } => {
+                Some((stack, "DELETED", "pull request closed: no preview left"))
+            }
+            Outcome::DeleteFailed { stack, .. } => Some((
+                stack,
+                "DELETE_FAILED",
+                "pull request closed: deletion failed, a person must look",
+            )),
+            _ => None,
+        };
+        if let Some((stack, status, event)) = said {
+            self.comment(change, stack, status, event).await;
+        }
         Ok(outcome)
     }
 
@@ -405,10 +485,18 @@ where
         let stack = NewStack {
             name: name.clone(),
             template: self.settings.template.clone(),
-            parameters: [
-                ("BranchName".to_string(), change.branch.clone()),
-                ("RepositoryName".to_string(), change.repository.clone()),
-            ]
+            parameters: match &change.pull_request {
+                None => vec![
+                    ("BranchName".to_string(), change.branch.clone()),
+                    ("RepositoryName".to_string(), change.repository.clone()),
+                ],
+                Some(pr) => vec![
+                    ("BranchName".to_string(), pr.head_branch.clone()),
+                    ("RepositoryName".to_string(), change.repository.clone()),
+                    ("PullRequestNumber".to_string(), pr.number.to_string()),
+                    ("HeadSha".to_string(), pr.head_sha.clone()),
+                ],
+            }
             .into_iter()
             .chain(self.settings.parameters.iter().cloned())
             .collect(),
@@ -607,6 +695,70 @@ where
         }
     }
 
+    /// A pull request's new commits: activity recorded, `HeadSha` updated, the comment edited.
+    async fn synchronize(&self, change: &BranchChange) -> Result<Outcome, HandlerError> {
+        let touched = self.touch(change).await?;
+        if matches!(touched, Outcome::Skipped { .. }) {
+            return Ok(touched);
+        }
+        let name = self.stack_name(&change.repository, &change.branch);
+        let (Some(pr), Some(stack)) = (&change.pull_request, self.stacks.find(&name).await?) else {
+            return Ok(touched);
+        };
+        if !owned_by(&stack, &change.repository, &change.branch) {
+            return Ok(Outcome::NotOurs {
+                stack: name,
+                reason: "its tags do not say Tollgate created it for this pull request".into(),
+            });
+        }
+        let changed = self
+            .stacks
+            .update_parameter(
+                &stack.id,
+                self.settings.role_arn.as_deref(),
+                "HeadSha",
+                &pr.head_sha,
+            )
+            .await?;
+        let (status, event) = if changed {
+            ("UPDATE_IN_PROGRESS", "new commits: preview updating")
+        } else {
+            (stack.status.as_str(), "new commits")
+        };
+        self.comment(change, &name, status, event).await;
+        Ok(Outcome::Updated {
+            stack: name,
+            changed,
+        })
+    }
+
+    /// Creates or edits the pull request's status comment; a failure is logged and counted, never
+    /// fatal (the preview itself is what matters).
+    async fn comment(&self, change: &BranchChange, stack: &str, status: &str, event: &str) {
+        let Some(pr) = &change.pull_request else {
+            return;
+        };
+        let updated = now();
+        let ttl = i64::try_from(self.settings.ttl_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
+        let body = crate::comment::render(&crate::comment::PreviewStatus {
+            stack,
+            status,
+            head_sha: Some(&pr.head_sha),
+            event,
+            updated,
+            idle_deletion: (ttl > 0 && !status.starts_with("DELETE"))
+                .then(|| updated.saturating_add(ttl)),
+        });
+        if let Err(e) = self
+            .branches
+            .status_comment(&change.repository, pr.number, &body)
+            .await
+        {
+            tracing::warn!(error = %e, repository = %change.repository, number = pr.number, "pull request comment not written");
+            emit_count("BranchCommentFailed", 1);
+        }
+    }
+
     async fn touch(&self, change: &BranchChange) -> Result<Outcome, HandlerError> {
         let (pk, sk) = record_key(&change.repository, &change.branch);
         let record = self.store.get(&pk, &sk).await?;
@@ -770,6 +922,9 @@ where
             } else {
                 match self.branches.exists(source, &repository, &branch).await {
                     Ok(true) => None,
+                    Ok(false) if crate::events::pull_request_number(&branch).is_some() => {
+                        Some("pull request closed or gone".to_string())
+                    }
                     Ok(false) => Some("branch no longer exists".to_string()),
                     Err(e) => {
                         tracing::warn!(stack = %stack.name, error = %e, "cannot tell whether the branch exists; kept");

@@ -1,6 +1,7 @@
 //! Branch pipelines: a CloudFormation stack (with its pipeline) per feature branch, created when the branch is and deleted when it goes.
 
 pub mod adapters;
+pub mod comment;
 pub mod deps;
 pub mod events;
 pub mod filters;

@@ -10,7 +10,7 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use branch_pipelines::adapters::{AwsStacks, BranchSource, BranchTemplate, Branches, FixedSecret};
 use branch_pipelines::events::Source;
 use branch_pipelines::filters::{BranchFilter, DEFAULT_INCLUDE, RepositoryFilter};
-use branch_pipelines::handler::{Deps, Settings};
+use branch_pipelines::handler::{Deps, Mode, Settings};
 use serde_json::json;
 use tollgate::state::DynamoStateStore;
 use tollgate::testing::{aws_json_error, fast_retries};
@@ -166,6 +166,8 @@ async fn codecommits_default_branch_is_never_given_a_stack_even_when_the_filters
             empty_buckets: true,
             repositories: RepositoryFilter::new("").expect("globs"),
             account: "123456789012".into(),
+            mode: Mode::Both,
+            include_drafts: false,
         },
         store: DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&sdk), unique("unused")),
         stacks: AwsStacks {

@@ -12,7 +12,7 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::DateTime;
 use branch_pipelines::adapters::{AwsStacks, BranchTemplate, Branches, FixedSecret};
 use branch_pipelines::filters::{BranchFilter, DEFAULT_INCLUDE, RepositoryFilter};
-use branch_pipelines::handler::{Deps, Settings, record_key};
+use branch_pipelines::handler::{Deps, Mode, Settings, record_key};
 use serde_json::json;
 use tollgate::state::{DynamoStateStore, StateStore};
 use tollgate::testing::fast_retries;
@@ -159,6 +159,8 @@ async fn a_delete_failed_stack_with_a_refilled_versioned_bucket_is_emptied_and_r
             empty_buckets: true,
             repositories: RepositoryFilter::new("").expect("globs"),
             account: "123456789012".into(),
+            mode: Mode::Both,
+            include_drafts: false,
         },
         store: DynamoStateStore::new(dynamo, table),
         stacks: AwsStacks {

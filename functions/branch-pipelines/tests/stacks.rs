@@ -12,7 +12,7 @@ use aws_smithy_mocks::{MockResponse, RuleMode, mock, mock_client};
 
 use branch_pipelines::adapters::{AwsStacks, BranchTemplate, Branches, FixedSecret};
 use branch_pipelines::filters::{BranchFilter, DEFAULT_INCLUDE, RepositoryFilter};
-use branch_pipelines::handler::{Deps, Settings, record_key};
+use branch_pipelines::handler::{Deps, Mode, Settings, record_key};
 use branch_pipelines::webhook::sign;
 use serde_json::{Value, json};
 use tollgate::state::{DynamoStateStore, StateStore};
@@ -140,6 +140,8 @@ async fn world(github_url: &str, max_stacks: usize) -> World {
             empty_buckets: true,
             repositories: RepositoryFilter::new("octo-org/*, o/r").expect("globs"),
             account: "123456789012".into(),
+            mode: Mode::Both,
+            include_drafts: false,
         },
         store: DynamoStateStore::new(dynamo, table),
         stacks: AwsStacks {
