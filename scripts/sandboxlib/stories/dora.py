@@ -42,7 +42,7 @@ EXAMPLES = {"dora-deployment-frequency": "dora-deployment-frequency.stage-succee
             "dora-change-failure-rate": "dora-change-failure-rate.opsitem-create.json",
             "dora-time-to-restore": "dora-time-to-restore.opsitem-resolved.json"}
 TOKEN_SECRET = "tollgate-dora-github-token"
-SAMPLE_EVENT_ACCOUNT = "111111111111"  # the account events/dora-*.json come from
+SAMPLE_EVENT_ACCOUNT = ACCOUNT  # the account events/dora-*.json come from: the sandbox's own
 RESOURCES = {
     "DoraGitHubTokenSecret": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{TOKEN_SECRET}",
     "DoraDeadLetterQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:tollgate-dora-dead-letters",
@@ -108,10 +108,6 @@ def seed(box) -> None:
     for name, commits in sample_event_repositories().items():
         github.add_repository(name, commits)
     box.parameters["DoraGitHubApiUrl"] = github.url
-    # The sample events come from account 111111111111, the deployment's own in the samples: the
-    # calculators get it as HOME_ACCOUNT_ID (!Ref AWS::AccountId), or they would read the events as
-    # another account's. moto keeps everything under its own account, which they never compare.
-    box.parameters["AWS::AccountId"] = SAMPLE_EVENT_ACCOUNT
 
 
 def _pipelines(box, names) -> None:
