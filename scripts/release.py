@@ -12,6 +12,7 @@ release markers (releaselib.table).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -19,7 +20,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in scripts/
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from releaselib import plan as planning  # noqa: E402
-from releaselib.artefacts import glibc_text, mb, readelf, samconfig_warnings, test_features, zipped_bytes  # noqa: E402
+from releaselib.artefacts import glibc_text, mb, readelf, samconfig_warnings, sha256, test_features, zipped_bytes  # noqa: E402
 from releaselib.plan import ARCHES, BUDGET_MB, LOG_DIR, RUNTIME_GLIBC, fail, load_template, plan_functions  # noqa: E402
 from releaselib.smoke import KNOWN, check_drift_callback_event, check_generic, event_for, runner, smoke  # noqa: E402
 from releaselib.table import Row, readme_text, write_readme  # noqa: E402
@@ -68,6 +69,13 @@ def cmd_verify(args) -> None:
         problems = []
         if row.elf.machine not in ("?", expected_machine):
             problems.append(f"built for {row.elf.machine}, not {expected_machine}")
+        combined = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "lambda" / f.binary / "bootstrap"
+        if not combined.is_file():
+            problems.append(f"no {combined} from the combined cargo lambda build to compare with")
+        elif sha256(combined) != sha256(bootstrap):
+            problems.append(f"differs from {combined} (the combined build's binary): sam build did not copy it")
+        else:
+            row.same_as_combined = True
         if row.elf.stripped is False:
             problems.append("not stripped (symbols or debug info left: check [profile.release] strip)")
         have = RUNTIME_GLIBC.get(f.runtime)
@@ -75,6 +83,7 @@ def cmd_verify(args) -> None:
             problems.append(f"needs glibc {'.'.join(map(str, row.elf.glibc))}, {f.runtime} has {'.'.join(map(str, have))}")
         over = [what for what, size in (("binary", row.size), ("zip", row.zipped)) if size / 1e6 > BUDGET_MB[what]]
         print(f"  {'✘' if problems else '✔'} {f.logical_id} ({f.binary}): {mb(row.size)}"
+              f"{', sha256 ' + sha256(bootstrap)[:12] + ' = the combined build' if row.same_as_combined else ''}"
               f"{' stripped' if row.elf.stripped else ''}, zipped {mb(row.zipped)}; {row.elf.machine}, "
               f"interpreter {row.elf.interpreter}, needs {', '.join(row.elf.needed) or '-'}; {glibc_text(row.elf, f.runtime)}"
               + (f"; over the bench budget: {', '.join(over)}" if over else ""))

@@ -2,12 +2,11 @@
 # The release build, verified here (not part of CI; ~8-12 minutes cold on 2 busy cores, seconds warm):
 #   1. pinned tools (scripts/tools.sh), the Rust target for the architecture, and for a foreign
 #      architecture user-mode QEMU with a glibc sysroot (pinned Debian packages);
-#   2. every function compiled in one `cargo lambda build` with visible progress (the same target
-#      dir `sam build` uses), then `sam build` itself, which makes the artefacts `sam deploy`
-#      uploads. Known cost: `sam build` still recompiles the shared crates per function, because
-#      SAM's `cargo lambda build --bin X` selects other features of 16 shared dependencies (serde,
-#      rustls, hyper-rustls, aws-sigv4…) than the build of all functions does (`cargo tree -e
-#      features` for health-gate alone against all functions shows it);
+#   2. every function compiled in one `make compile` (the Makefile's `cargo lambda build` of all
+#      functions, with visible progress), then `sam build` itself, which runs `make build-<Function>`
+#      per function: the same cargo command, which finds everything fresh, and a copy. The step
+#      counts the crates `sam build` compiled (0 expected) and checks that each artefact is the
+#      combined build's binary (same SHA-256);
 #   3. scripts/release.py: each .aws-sam/build/<Function>/bootstrap's size (and zipped), its ELF
 #      (architecture, glibc), and a smoke run of that very binary against the sandbox with one
 #      sample event; figures go into README.md ("Release build (arm64)").
@@ -98,8 +97,8 @@ step "plan: functions in $template for $arch"
 plan=$(.tools/sandbox/bin/python scripts/release.py plan --arch "$arch" --template "$template")
 eval "$plan"
 printf '  %s\n' "${FUNCTIONS[*]}"
-bins=(); for b in "${BINARIES[@]}"; do bins+=(--bin "$b"); done
-echo "  cargo lambda build --release ${CARGO_LAMBDA_FLAGS[*]} ${bins[*]}" | tr -s ' '
+export TOLLGATE_ARCH=$arch
+echo "  $(make -s --no-print-directory -n compile | tail -n 1 | sed "s|$root/||")"
 sam_overrides=()
 ((HAS_ARCH_PARAM)) && sam_overrides=(--parameter-overrides "Architecture=$arch")
 
@@ -145,12 +144,10 @@ if [[ $arch != "$host" ]]; then
 fi
 
 # -------------------------------------------------------------------------------------- build
-# aws-lambda-builders runs `cargo lambda build --release <target flags> --bin <Binary>` in CodeUri
-# (./) with CARGO_TARGET_DIR set to the workspace's target/ (from cargo metadata): cargo compiles
-# into target/$TRIPLE/release/ (build scripts and proc macros into target/release/), cargo lambda
-# copies each binary to target/lambda/<bin>/bootstrap and SAM copies that to
-# .aws-sam/build/<Function>/bootstrap. SAM shows none of cargo's output until it has finished
-# (it buffers stderr), so the same build runs here first, in the open.
+# `sam build` runs `make build-<Function>` here (build_in_source), each running the Makefile's
+# `cargo lambda build` of every function into the workspace's target/ (from cargo metadata) and
+# copying target/lambda/<bin>/bootstrap to .aws-sam/build/<Function>/. SAM shows none of make's
+# output until it has finished (it buffers it), so the same build runs here first, in the open.
 if [[ -z ${CARGO_TARGET_DIR:-} ]]; then
   step "cargo metadata (the workspace's target directory)"
   current_log=$logs/cargo-metadata.log
@@ -158,21 +155,27 @@ if [[ -z ${CARGO_TARGET_DIR:-} ]]; then
   CARGO_TARGET_DIR=$(.tools/sandbox/bin/python -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])' <<<"$metadata")
 fi
 export CARGO_TARGET_DIR
-step "cargo lambda build (all ${#BINARIES[@]} functions, $arch, into ${CARGO_TARGET_DIR#"$root"/}/$TRIPLE/release)"
+step "make compile: one cargo lambda build of all ${#BINARIES[@]} functions ($arch, $LTO LTO, into ${CARGO_TARGET_DIR#"$root"/}/$TRIPLE/release)"
 current_log=$logs/cargo-lambda-build.log
 t=$SECONDS
 prefix_lines() { local line; while IFS= read -r line; do printf '  [%4ds] %s\n' $((SECONDS - t)) "$line"; done; }
-with_heartbeat "cargo lambda build" bash -o pipefail -c 'nice -n 10 cargo lambda build --release "$@" 2>&1 | tee "$0"' \
-  "$current_log" "${CARGO_LAMBDA_FLAGS[@]}" "${bins[@]}" | prefix_lines
+with_heartbeat "cargo lambda build" bash -o pipefail -c 'nice -n 10 make -s --no-print-directory compile 2>&1 | tee "$0"' \
+  "$current_log" | prefix_lines
 timed "cargo lambda build" "$((SECONDS - t)) s ($(grep -c '^ *Compiling ' "$current_log" || true) crates compiled)"
 
 step "sam build (${FUNCTIONS[*]}) ${sam_overrides[*]}"
 current_log=$logs/sam-build.log
 t=$SECONDS
+marker=$(mktemp "$logs/.sam-build.XXXXXX")
 with_heartbeat "sam build" bash -o pipefail -c 'nice -n 10 sam build --template-file "$1" "${@:2}" 2>&1 | tee "$0"' \
   "$current_log" "$template" "${sam_overrides[@]}" | prefix_lines
-timed "sam build" "$((SECONDS - t)) s"
+# Crates cargo compiled during sam build (each leaves a new .rlib; the binaries a new file in deps/).
+recompiled=$(find "$CARGO_TARGET_DIR/$TRIPLE/release/deps" "$CARGO_TARGET_DIR/release/deps" -maxdepth 1 -type f \
+  \( -name '*.rlib' -o -name '*.so' \) -newer "$marker" 2>/dev/null | wc -l)
+rm -f "$marker"
+timed "sam build" "$((SECONDS - t)) s ($recompiled crates compiled)"
 grep -q "Build Succeeded" "$current_log" || { echo "  sam build did not report 'Build Succeeded'" >&2; false; }
+((recompiled == 0)) || echo "  ⚠ sam build compiled $recompiled crates after make compile: the Makefile's build and SAM's differ"
 
 # ------------------------------------------------------------------------------------- verify
 step "artefacts and smoke runs"

@@ -3,6 +3,7 @@ needs, stripped or not), its zipped size, test-only features in the build, samco
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import shutil
@@ -70,6 +71,15 @@ def zipped_bytes(binary: Path) -> int:
         z.write(binary, "bootstrap")
     return len(buffer.getvalue())
 
+
+
+def sha256(path: Path) -> str:
+    """The file's SHA-256, hex (the artefact SAM packages against the combined build's binary)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def mb(n: int) -> str:

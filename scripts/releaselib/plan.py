@@ -4,6 +4,7 @@ architecture and Rust target, and what stops a release build (scripts/release.sh
 from __future__ import annotations
 
 import platform
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,9 +60,11 @@ def load_template(path: Path) -> dict:
     return yaml.load(path.read_text(), Loader=_CfnLoader)
 
 
-def plan_functions(template: dict, arch: str) -> tuple[list[Function], list[str]]:
-    """The rust-cargolambda functions `sam build --parameter-overrides Architecture=<arch>` would
-    build, with the architecture each would get; and problems that stop a release build."""
+def plan_functions(template: dict, arch: str, makefile_map: dict[str, str] | None = None,
+                   ) -> tuple[list[Function], list[str]]:
+    """The functions `sam build --parameter-overrides Architecture=<arch>` would build (through the
+    Makefile), with the architecture each would get; and problems that stop a release build.
+    `makefile_map` (LogicalId -> binary, `make list`) is checked against the template when given."""
     params = template.get("Parameters") or {}
     overrides = {"Architecture": arch} if "Architecture" in params else {}
     values = {name: str(p.get("Default", "")) for name, p in params.items()} | overrides
@@ -78,14 +81,18 @@ def plan_functions(template: dict, arch: str) -> tuple[list[Function], list[str]
             continue
         metadata = resource.get("Metadata") or {}
         props = resource.get("Properties") or {}
-        if metadata.get("BuildMethod") != "rust-cargolambda":
-            problems.append(f"{logical_id}: BuildMethod is {metadata.get('BuildMethod')!r}, not rust-cargolambda; "
-                            "this script only builds and smoke-runs Rust functions")
+        if metadata.get("BuildMethod") != "makefile":
+            problems.append(f"{logical_id}: BuildMethod is {metadata.get('BuildMethod')!r}, not makefile; every "
+                            "function builds through the Makefile's one `cargo lambda build`")
             continue
         binary = (metadata.get("BuildProperties") or {}).get("Binary")
         if not binary:
-            problems.append(f"{logical_id}: no Metadata.BuildProperties.Binary; SAM would copy whichever binary "
-                            "target/lambda/ holds (the workspace has several)")
+            problems.append(f"{logical_id}: no Metadata.BuildProperties.Binary (the sandbox and this script read "
+                            "it to know which binary the function runs)")
+            continue
+        if makefile_map is not None and makefile_map.get(logical_id) != binary:
+            problems.append(f"{logical_id}: the Makefile's FUNCTIONS maps it to {makefile_map.get(logical_id)!r}, "
+                            f"template.yaml's BuildProperties.Binary says {binary!r}; make them agree")
             continue
         architectures = props.get("Architectures", globals_fn.get("Architectures", ["x86_64"]))  # SAM's default
         resolved = [resolve(a) for a in architectures] if isinstance(architectures, list) else [resolve(architectures)]
@@ -98,35 +105,34 @@ def plan_functions(template: dict, arch: str) -> tuple[list[Function], list[str]
             continue
         functions.append(Function(logical_id, binary, runtime, arch))
     if not functions and not problems:
-        problems.append("template.yaml has no AWS::Serverless::Function with BuildMethod rust-cargolambda")
+        problems.append("template.yaml has no AWS::Serverless::Function with BuildMethod makefile")
     return functions, problems
 
 
-def cargo_lambda_flags(runtime: str, arch: str) -> list[str]:
-    """The target flags aws-lambda-builders' RustCargoLambdaBuildAction gives `cargo lambda build`
-    (so that the pre-build leaves nothing for `sam build` to compile)."""
-    triple = ARCHES[arch][0]
-    if runtime == "provided.al2":
-        return ["--target", f"{triple}.2.26"]
-    return ["--arm64"] if arch == "arm64" else []
-
-
+def makefile_functions(root: Path = ROOT) -> dict[str, str]:
+    """The Makefile's LogicalId -> binary map (`make list`), the one `sam build` builds from."""
+    try:
+        out = subprocess.run(["make", "-s", "--no-print-directory", "-C", str(root), "list"],
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as error:
+        fail(f"`make list` failed ({getattr(error, 'stderr', '') or error}); is GNU make installed?")
+    pairs = (line.strip().split("=", 1) for line in out.splitlines() if "=" in line)
+    return {logical_id: binary for logical_id, binary in pairs}
 
 
 def shell_plan(template_path: Path, arch: str) -> str:
     """The plan as shell assignments for scripts/release.sh."""
     template = load_template(template_path)
-    functions, problems = plan_functions(template, arch)
+    functions, problems = plan_functions(template, arch, makefile_functions())
     if problems:
         fail("cannot build for " + arch + ":\n  " + "\n  ".join(problems))
-    flags = {tuple(cargo_lambda_flags(f.runtime, f.arch)) for f in functions}
-    if len(flags) != 1:
-        fail(f"functions need different cargo lambda targets ({flags}); build them with plain `sam build`")
+    runtimes = {f.runtime for f in functions}
+    if runtimes != {"provided.al2023"}:
+        fail(f"the Makefile builds for provided.al2023's glibc; template.yaml has {sorted(runtimes)}")
     quote = lambda items: " ".join(f"'{i}'" for i in items)  # noqa: E731 (names are [\w-]+)
     return "\n".join([
         f"FUNCTIONS=({quote(f.logical_id for f in functions)})",
         f"BINARIES=({quote(f.binary for f in functions)})",
-        f"CARGO_LAMBDA_FLAGS=({quote(flags.pop())})",
         f"TRIPLE='{ARCHES[arch][0]}'",
         f"HAS_ARCH_PARAM={1 if 'Architecture' in (template.get('Parameters') or {}) else 0}",
     ])

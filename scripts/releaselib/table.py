@@ -28,6 +28,7 @@ class Row:
     run: Run | None = None
     ok: bool = False
     detail: str = ""
+    same_as_combined: bool = False
 
 
 def tool_version(cmd: list[str]) -> str:
