@@ -48,6 +48,9 @@ pub enum CliError {
         "there is no approval {0:?} in the state table (unknown id, or removed after ApprovalRetentionDays)"
     )]
     NoSuchApproval(String),
+    /// A benchmark Tollgate has no thresholds for; the text says why.
+    #[error("{0}")]
+    Benchmark(&'static str),
 }
 
 /// Runs the parsed command with settings from `env`; returns what to print on stdout.
@@ -63,6 +66,10 @@ pub async fn run(cli: Cli, env: &impl Env) -> Result<String, CliError> {
 
 /// `tollgate dora report`: reads the ledger from `TABLE_NAME` and renders the report.
 pub async fn report(env: &impl Env, args: &ReportArgs, now: i64) -> Result<String, CliError> {
+    // A benchmark without thresholds fails before anything is read.
+    dora::tiers::Benchmark::from(args.benchmark)
+        .source()
+        .map_err(CliError::Benchmark)?;
     let table = table_name(env)?;
     let sdk = sdk_config(env).await?;
     let store = DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone());
@@ -173,11 +180,27 @@ mod tests {
         let args = ReportArgs {
             days: 7,
             json: true,
+            benchmark: args::BenchmarkYear::Y2023,
         };
         let err = report(&[("AWS_REGION", "us-east-1")], &args, 0)
             .await
             .expect_err("no TABLE_NAME");
         assert!(err.to_string().contains("TABLE_NAME"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn report_with_the_2024_benchmark_fails_saying_why_before_reading_anything() {
+        let args = ReportArgs {
+            days: 7,
+            json: false,
+            benchmark: args::BenchmarkYear::Y2024,
+        };
+        // No TABLE_NAME and no region: the benchmark is refused first, so nothing was read.
+        let err = report(&[], &args, 0).await.expect_err("2024 is refused");
+        assert!(matches!(err, CliError::Benchmark(_)), "{err:?}");
+        let text = err.to_string();
+        assert_eq!(text, dora::tiers::UNAVAILABLE_2024);
+        assert!(!text.contains("TABLE_NAME"), "{text}");
     }
 
     #[tokio::test]

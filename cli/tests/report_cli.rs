@@ -197,6 +197,71 @@ async fn report_table_lists_every_pipeline_and_the_total() {
     assert!(text.starts_with("DORA metrics, last 7 days"), "{text}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn benchmark_2023_is_the_default_and_the_header_names_it() {
+    let sdk = moto_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = create_state_table(&dynamo).await;
+    let store = DynamoStateStore::new(dynamo, &table);
+    let now = epoch_seconds(SystemTime::now());
+    seed(&store, now).await;
+
+    let env = sandbox_env(&table);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let default = tollgate(&["dora", "report", "--days", "7"], &env);
+    let chosen = tollgate(
+        &["dora", "report", "--days", "7", "--benchmark", "2023"],
+        &env,
+    );
+    for out in [&default, &chosen] {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let header = |out: &Output| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        header(&chosen).ends_with(
+            "benchmark: Accelerate State of DevOps Report 2023 (DORA), performance clusters"
+        ),
+        "{}",
+        header(&chosen)
+    );
+    assert_eq!(header(&default), header(&chosen));
+    let text = String::from_utf8_lossy(&chosen.stdout).to_string();
+    assert!(
+        text.contains("The 2025 DORA report publishes team archetypes, not tiers."),
+        "{text}"
+    );
+}
+
+#[test]
+fn benchmark_2024_exits_one_saying_why_without_reading_the_table() {
+    // TABLE_NAME names no table and no endpoint answers: the refusal comes first.
+    let out = tollgate(
+        &["dora", "report", "--benchmark", "2024"],
+        &[
+            ("TABLE_NAME", "no-such-table"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!("error: {}", dora::tiers::UNAVAILABLE_2024)
+    );
+}
+
 #[test]
 fn report_without_table_name_fails_naming_the_variable() {
     let out = tollgate(

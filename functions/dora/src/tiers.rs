@@ -83,6 +83,41 @@ pub const TIME_TO_RESTORE_MEDIUM_SECONDS: i64 = WEEK;
 /// Where the thresholds come from, for output that shows a tier.
 pub const SOURCE: &str = "Accelerate State of DevOps Report 2023 (DORA), performance clusters";
 
+/// Why `--benchmark 2024` is refused (see `docs/dora.md`, "Benchmarks").
+pub const UNAVAILABLE_2024: &str = "the 2024 benchmark is not available: Tollgate takes tier \
+     thresholds only from DORA's own publication, and the cluster table of the Accelerate State of \
+     DevOps Report 2024 (in its PDF, https://dora.dev/research/2024/dora-report/) could not be read \
+     from a primary copy when this version was built; secondary write-ups of it disagree with each \
+     other. Use --benchmark 2023 (the default); docs/dora.md, \"Benchmarks\", says more";
+
+/// A published set of performance clusters a report can be classified against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Benchmark {
+    /// The 2023 Accelerate State of DevOps Report's clusters (the thresholds above): the default.
+    #[default]
+    Dora2023,
+    /// The 2024 report's clusters: not built in (see [`UNAVAILABLE_2024`]).
+    Dora2024,
+}
+
+impl Benchmark {
+    /// The report's year.
+    pub fn year(self) -> u16 {
+        match self {
+            Benchmark::Dora2023 => 2023,
+            Benchmark::Dora2024 => 2024,
+        }
+    }
+
+    /// Where its thresholds come from (for a report's header), or why Tollgate has none for it.
+    pub fn source(self) -> Result<&'static str, &'static str> {
+        match self {
+            Benchmark::Dora2023 => Ok(SOURCE),
+            Benchmark::Dora2024 => Err(UNAVAILABLE_2024),
+        }
+    }
+}
+
 /// A DORA performance tier, best first (so `Elite < Low` in `Ord`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Tier {
@@ -324,6 +359,30 @@ mod tests {
         assert_eq!(TIME_TO_RESTORE_ELITE_SECONDS, 3_600);
         assert_eq!(TIME_TO_RESTORE_HIGH_SECONDS, 86_400);
         assert_eq!(TIME_TO_RESTORE_MEDIUM_SECONDS, 604_800);
+    }
+
+    #[test]
+    fn the_default_benchmark_is_2023_and_cites_its_report() {
+        assert_eq!(Benchmark::default(), Benchmark::Dora2023);
+        assert_eq!(Benchmark::default().year(), 2023);
+        let source = Benchmark::default().source().expect("2023 is built in");
+        assert!(source.contains("2023"), "{source}");
+        assert_eq!(source, SOURCE);
+    }
+
+    #[test]
+    fn the_2024_benchmark_is_refused_with_the_reason_and_a_way_forward() {
+        let why = Benchmark::Dora2024
+            .source()
+            .expect_err("no primary source for 2024's clusters");
+        assert_eq!(Benchmark::Dora2024.year(), 2024);
+        assert!(why.contains("2024"), "{why}");
+        assert!(why.contains("primary"), "{why}");
+        assert!(
+            why.contains("https://dora.dev/research/2024/dora-report/"),
+            "{why}"
+        );
+        assert!(why.contains("--benchmark 2023"), "{why}");
     }
 
     #[test]
