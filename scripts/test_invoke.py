@@ -51,6 +51,8 @@ EXPECTED = {
     "branch-pipelines.github-delete.json": ("200 kept: the branch still exists", body_outcome("kept")),
     "branch-pipelines.github-ping.json": ("200 ignored", body_outcome("ignored")),
     "branch-pipelines.schedule.json": ("the sweep ran", field("outcome", "swept")),
+    # The sample's stack is not in the sandbox: nothing to tell a pull request.
+    "branch-pipelines.stack-status.json": ("ignored: no such stack", field("outcome", "ignored")),
     "drift-callback.detection-failed.json": ("ignored: not Tollgate's detection", field("ignored")),
     "drift-callback.drifted.json": ("ignored: not Tollgate's detection", field("ignored")),
     "drift-callback.duplicate.json": ("ignored: not Tollgate's detection", field("ignored")),

@@ -62,6 +62,11 @@ pub struct StackInfo {
     pub tags: HashMap<String, String>,
     /// Epoch seconds.
     pub created: i64,
+    /// Epoch seconds of the last update (the creation time when never updated).
+    pub last_updated: i64,
+    /// The stack's outputs (key, value), in CloudFormation's order.
+    pub outputs: Vec<(String, String)>,
+    pub parameters: HashMap<String, String>,
 }
 
 /// The sample branch pipeline (`templates/branch-pipeline.yaml`), built into the function: the
@@ -93,6 +98,16 @@ pub struct NewStack {
 pub trait Stacks: Send + Sync {
     /// The live stack of that name (none when absent or `DELETE_COMPLETE`).
     fn find(&self, name: &str) -> impl Future<Output = Result<Option<StackInfo>, AwsError>> + Send;
+    /// The stack of that id (or name), deleted or not (`None` when CloudFormation does not know it).
+    fn describe(
+        &self,
+        stack_id: &str,
+    ) -> impl Future<Output = Result<Option<StackInfo>, AwsError>> + Send;
+    /// The stack's most recent events, newest first (at most [`MAX_STACK_EVENTS_PAGES`] pages).
+    fn recent_events(
+        &self,
+        stack_id: &str,
+    ) -> impl Future<Output = Result<Vec<crate::status::StackEvent>, AwsError>> + Send;
     /// Every live stack whose name starts with `prefix`.
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<StackInfo>, AwsError>> + Send;
     /// Creates the stack; returns its id. An existing stack of that name is not an error: its id
@@ -152,8 +167,31 @@ fn stack_info(stack: &aws_sdk_cloudformation::types::Stack) -> StackInfo {
             .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
             .collect(),
         created: stack.creation_time().map(|t| t.secs()).unwrap_or(0),
+        last_updated: stack
+            .last_updated_time()
+            .or(stack.creation_time())
+            .map(|t| t.secs())
+            .unwrap_or(0),
+        outputs: stack
+            .outputs()
+            .iter()
+            .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+            .collect(),
+        parameters: stack
+            .parameters()
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p.parameter_key()?.to_string(),
+                    p.parameter_value()?.to_string(),
+                ))
+            })
+            .collect(),
     }
 }
+
+/// Stack events read at most, newest first, to find a failed resource (two pages).
+pub const MAX_STACK_EVENTS_PAGES: usize = 2;
 
 impl Stacks for AwsStacks {
     async fn find(&self, name: &str) -> Result<Option<StackInfo>, AwsError> {
@@ -172,6 +210,52 @@ impl Stacks for AwsStacks {
             Err(e) if error_text(&e).contains("does not exist") => Ok(None),
             Err(e) => Err(aws_error(format!("DescribeStacks {name}"), &e)),
         }
+    }
+
+    async fn describe(&self, stack_id: &str) -> Result<Option<StackInfo>, AwsError> {
+        match self
+            .cloudformation
+            .describe_stacks()
+            .stack_name(stack_id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.stacks().first().map(stack_info)),
+            Err(e) if error_text(&e).contains("does not exist") => Ok(None),
+            Err(e) => Err(aws_error(format!("DescribeStacks {stack_id}"), &e)),
+        }
+    }
+
+    async fn recent_events(
+        &self,
+        stack_id: &str,
+    ) -> Result<Vec<crate::status::StackEvent>, AwsError> {
+        let mut events = Vec::new();
+        let mut pages = self
+            .cloudformation
+            .describe_stack_events()
+            .stack_name(stack_id)
+            .into_paginator()
+            .send();
+        for _ in 0..MAX_STACK_EVENTS_PAGES {
+            let Some(page) = pages.next().await else {
+                break;
+            };
+            let page =
+                page.map_err(|e| aws_error(format!("DescribeStackEvents {stack_id}"), &e))?;
+            events.extend(page.stack_events().iter().map(|e| {
+                crate::status::StackEvent {
+                    logical_id: e.logical_resource_id().unwrap_or_default().to_string(),
+                    resource_type: e.resource_type().unwrap_or_default().to_string(),
+                    status: e
+                        .resource_status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    reason: e.resource_status_reason().unwrap_or_default().to_string(),
+                }
+            }));
+        }
+        Ok(events)
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<StackInfo>, AwsError> {
@@ -439,6 +523,13 @@ pub trait BranchSource: Send + Sync {
         number: u64,
         body: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Whether the pull request carries `label` (GitHub's issue labels).
+    fn has_label(
+        &self,
+        repository: &str,
+        number: u64,
+        label: &str,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
     /// A CodeCommit repository's default branch (`None` when it has none yet).
     fn default_branch(
         &self,
@@ -581,6 +672,29 @@ impl BranchSource for Branches {
             }
         }
         Ok(())
+    }
+
+    async fn has_label(
+        &self,
+        repository: &str,
+        number: u64,
+        label: &str,
+    ) -> Result<bool, AwsError> {
+        let route = format!(
+            "/repos/{}/issues/{number}/labels",
+            tollgate::github::path(repository)
+        );
+        let labels: Vec<serde_json::Value> = self
+            .github
+            .get(&route, Some(&[("per_page", "100")]))
+            .await
+            .map_err(|e| AwsError {
+                action: format!("GitHub labels {repository}#{number}"),
+                reason: e.to_string(),
+            })?;
+        Ok(labels
+            .iter()
+            .any(|l| l.get("name").and_then(serde_json::Value::as_str) == Some(label)))
     }
 
     async fn default_branch(&self, repository: &str) -> Result<Option<String>, AwsError> {

@@ -3,19 +3,66 @@
 /// The hidden marker that identifies Tollgate's status comment on a pull request.
 pub const MARKER: &str = "<!-- tollgate:preview -->";
 
+/// When the comment says the preview will be deleted if idle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdleDeletion {
+    /// Epoch seconds after which the sweep deletes it if nothing happens.
+    At(i64),
+    /// Never: kept (the reason, e.g. the label `preview:keep`).
+    Kept(String),
+    /// Never: `BRANCH_TTL_DAYS` is 0.
+    Never,
+    /// The preview is gone or going: no row.
+    Gone,
+}
+
 /// What the comment says about the preview stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreviewStatus<'a> {
     pub stack: &'a str,
-    /// `CREATE_IN_PROGRESS`, `UPDATE_IN_PROGRESS`, `DELETED`...
+    /// `CREATE_IN_PROGRESS`, `UPDATE_COMPLETE`, `DELETE_COMPLETE`...
     pub status: &'a str,
     pub head_sha: Option<&'a str>,
     /// What happened, one line (`created`, `updated to <sha>`, `deleted: the pull request is closed`).
     pub event: &'a str,
-    /// Epoch seconds of this update.
+    /// Epoch seconds of the stack's last change (or of this update).
     pub updated: i64,
-    /// Epoch seconds after which the sweep deletes it if idle (`None`: never).
-    pub idle_deletion: Option<i64>,
+    pub idle_deletion: IdleDeletion,
+    /// The stack's outputs (key, value); a value that is an http(s) URL is shown as a link.
+    pub outputs: &'a [(String, String)],
+    /// On failure: the resource that failed and CloudFormation's reason.
+    pub failure: Option<(&'a str, &'a str)>,
+    /// Idle warning: the preview will be deleted at this time (epoch seconds).
+    pub warning: Option<i64>,
+}
+
+/// Longest output value or failure reason shown (CloudFormation's reasons can be long).
+const MAX_VALUE_CHARS: usize = 300;
+/// Outputs shown at most (a comment is not the console).
+const MAX_OUTPUTS: usize = 20;
+
+fn clip(text: &str) -> String {
+    if text.chars().count() <= MAX_VALUE_CHARS {
+        return text.to_string();
+    }
+    let mut clipped: String = text.chars().take(MAX_VALUE_CHARS).collect();
+    clipped.push('…');
+    clipped
+}
+
+/// A link when `value` is a plain http(s) URL (no spaces, quotes, brackets or angle brackets that
+/// could break out of the link), else the escaped text.
+fn value_cell(value: &str) -> String {
+    let is_url = (value.starts_with("https://") || value.starts_with("http://"))
+        && value.len() <= MAX_VALUE_CHARS
+        && value
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !"()[]<>\"`'|\\".contains(c));
+    if is_url {
+        format!("[{}]({value})", markdown_escape(value))
+    } else {
+        markdown_escape(&clip(value))
+    }
 }
 
 fn markdown_escape(text: &str) -> String {
@@ -51,22 +98,54 @@ pub fn utc(epoch: i64) -> String {
 
 /// The comment's Markdown, starting with [`MARKER`]. Every value from outside is escaped.
 pub fn render(status: &PreviewStatus) -> String {
-    let mut body = format!(
-        "{MARKER}\n### Preview environment\n\n| | |\n|---|---|\n| Stack | `{}` |\n| Status | **{}** |\n",
+    let mut body = format!("{MARKER}\n### Preview environment\n\n");
+    if let Some(at) = status.warning {
+        body.push_str(&format!(
+            "> [!WARNING]\n> This preview has been idle and will be deleted after {}. Push a commit, or add the label `{}`, to keep it.\n\n",
+            utc(at),
+            crate::status::KEEP_LABEL
+        ));
+    }
+    body.push_str(&format!(
+        "| | |\n|---|---|\n| Stack | `{}` |\n| Status | **{}** |\n",
         status.stack.replace('`', ""),
         markdown_escape(status.status)
-    );
+    ));
+    if let Some((resource, reason)) = status.failure {
+        body.push_str(&format!(
+            "| Failed resource | `{}`: {} |\n",
+            resource.replace('`', ""),
+            markdown_escape(&clip(reason))
+        ));
+    }
     if let Some(sha) = status.head_sha {
         body.push_str(&format!("| Commit | `{}` |\n", sha.replace('`', "")));
     }
     body.push_str(&format!(
-        "| Last update | {} ({}) |\n",
+        "| Last updated | {} ({}) |\n",
         utc(status.updated),
         markdown_escape(status.event)
     ));
-    match status.idle_deletion {
-        Some(at) => body.push_str(&format!("| Deleted if idle after | {} |\n", utc(at))),
-        None => body.push_str("| Deleted if idle after | never |\n"),
+    match &status.idle_deletion {
+        IdleDeletion::At(at) => {
+            body.push_str(&format!("| Deleted if idle after | {} |\n", utc(*at)))
+        }
+        IdleDeletion::Kept(why) => body.push_str(&format!(
+            "| Deleted if idle after | never: kept by {} |\n",
+            markdown_escape(why)
+        )),
+        IdleDeletion::Never => body.push_str("| Deleted if idle after | never |\n"),
+        IdleDeletion::Gone => {}
+    }
+    if !status.outputs.is_empty() {
+        body.push_str("\n| Output | Value |\n|---|---|\n");
+        for (key, value) in status.outputs.iter().take(MAX_OUTPUTS) {
+            body.push_str(&format!(
+                "| {} | {} |\n",
+                markdown_escape(key),
+                value_cell(value)
+            ));
+        }
     }
     body.push_str("\n<sub>Updated in place by Tollgate branch-pipelines.</sub>\n");
     body
@@ -91,12 +170,81 @@ mod tests {
             head_sha: Some("6dcb09b5b57875f334f61aebed695e2e4193db5e"),
             event: "created <script>",
             updated: 1_777_887_000,
-            idle_deletion: Some(1_777_887_000 + 30 * 86_400),
+            idle_deletion: IdleDeletion::At(1_777_887_000 + 30 * 86_400),
+            outputs: &[],
+            failure: None,
+            warning: None,
         });
         assert!(body.starts_with(MARKER), "{body}");
         assert!(body.contains("`tg-pull-request-7-0123456789`"));
         assert!(body.contains("CREATE\\_IN\\_PROGRESS"), "{body}");
         assert!(body.contains("created \\<script\\>"), "{body}");
         assert!(body.contains("2026-06-03 09:30 UTC"), "{body}");
+        assert!(!body.contains("WARNING"), "{body}");
+    }
+
+    #[test]
+    fn a_url_output_is_a_link_and_anything_else_is_escaped_text() {
+        let outputs = vec![
+            (
+                "Url".to_string(),
+                "https://pr-7.preview.example.com/".to_string(),
+            ),
+            (
+                "Sneaky".to_string(),
+                "https://x.example.com/a)[click](https://evil".to_string(),
+            ),
+            ("Bucket".to_string(), "tg-pr-7-artifacts".to_string()),
+        ];
+        let body = render(&PreviewStatus {
+            stack: "s",
+            status: "CREATE_COMPLETE",
+            head_sha: None,
+            event: "completed",
+            updated: 0,
+            idle_deletion: IdleDeletion::Kept("the label preview:keep".into()),
+            outputs: &outputs,
+            failure: None,
+            warning: None,
+        });
+        assert!(
+            body.contains(
+                "| Url | [https://pr-7.preview.example.com/](https://pr-7.preview.example.com/) |"
+            ),
+            "{body}"
+        );
+        // Not a link: its brackets are escaped.
+        assert!(!body.contains("[click]("), "{body}");
+        assert!(body.contains("\\[click\\]"), "{body}");
+        assert!(body.contains("| Bucket | tg-pr-7-artifacts |"), "{body}");
+        assert!(
+            body.contains("never: kept by the label preview:keep"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn a_failure_names_the_resource_and_its_reason_and_a_warning_says_when_and_how_to_keep() {
+        let body = render(&PreviewStatus {
+            stack: "s",
+            status: "ROLLBACK_COMPLETE",
+            head_sha: None,
+            event: "creation failed",
+            updated: 0,
+            idle_deletion: IdleDeletion::Gone,
+            outputs: &[],
+            failure: Some(("Bucket", "preview-bucket already exists")),
+            warning: Some(86_400),
+        });
+        assert!(
+            body.contains("| Failed resource | `Bucket`: preview-bucket already exists |"),
+            "{body}"
+        );
+        assert!(
+            body.contains("deleted after 1970-01-02 00:00 UTC"),
+            "{body}"
+        );
+        assert!(body.contains("`preview:keep`"), "{body}");
+        assert!(!body.contains("Deleted if idle"), "{body}");
     }
 }

@@ -46,6 +46,8 @@ pub struct PullRequest {
     pub head_branch: String,
     pub head_sha: String,
     pub draft: bool,
+    /// Its labels' names, as the delivery lists them.
+    pub labels: Vec<String>,
 }
 
 /// The key under which a pull request's stack is named, tagged and recorded: never a valid git
@@ -87,12 +89,22 @@ pub struct WebhookRequest {
     pub delivery: Option<String>,
 }
 
+/// CloudFormation's "CloudFormation Stack Status Change" event: a branch stack's operation moved on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackStatusChange {
+    pub stack_id: String,
+    pub status: String,
+    pub reason: String,
+    pub account: String,
+}
+
 /// Every payload this function answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trigger {
     CodeCommit(BranchChange),
     GitHub(WebhookRequest),
     Sweep,
+    StackStatus(StackStatusChange),
     /// Understood but not for us (a tag reference, a commit on the default branch...).
     Ignored(String),
 }
@@ -113,6 +125,21 @@ struct CodeCommitDetail {
     repository_name: String,
 }
 
+#[derive(Debug, Deserialize)]
+struct StackStatusDetails {
+    status: String,
+    #[serde(default, rename = "status-reason")]
+    status_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StackStatusDetail {
+    #[serde(rename = "stack-id")]
+    stack_id: String,
+    #[serde(rename = "status-details")]
+    status_details: StackStatusDetails,
+}
+
 /// Sorts a Lambda payload into one of the three triggers.
 pub fn classify(event: &Value) -> Result<Trigger, UnknownEvent> {
     if event.get("requestContext").is_some() && event.get("headers").is_some() {
@@ -122,6 +149,20 @@ pub fn classify(event: &Value) -> Result<Trigger, UnknownEvent> {
     let detail_type = tollgate::events::detail_type(event);
     match (source, detail_type) {
         (Some("aws.events"), Some("Scheduled Event")) => Ok(Trigger::Sweep),
+        (Some("aws.cloudformation"), Some("CloudFormation Stack Status Change")) => {
+            let parsed =
+                tollgate::events::parse::<StackStatusDetail>(event).map_err(UnknownEvent)?;
+            Ok(Trigger::StackStatus(StackStatusChange {
+                stack_id: parsed.detail.stack_id,
+                status: parsed.detail.status_details.status,
+                reason: parsed
+                    .detail
+                    .status_details
+                    .status_reason
+                    .unwrap_or_default(),
+                account: parsed.account,
+            }))
+        }
         (Some("aws.codecommit"), Some("CodeCommit Repository State Change")) => {
             let parsed =
                 tollgate::events::parse::<CodeCommitDetail>(event).map_err(UnknownEvent)?;
@@ -217,11 +258,19 @@ struct GitHubHead {
 }
 
 #[derive(Debug, Deserialize)]
+struct GitHubLabel {
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
 struct GitHubPullRequestBody {
     number: u64,
     #[serde(default)]
     draft: bool,
     head: GitHubHead,
+    #[serde(default)]
+    labels: Vec<GitHubLabel>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -280,6 +329,7 @@ pub fn github_change(request: &WebhookRequest) -> Result<Option<BranchChange>, U
                     head_branch: pr.head.reference,
                     head_sha: pr.head.sha,
                     draft: pr.draft,
+                    labels: pr.labels.into_iter().map(|l| l.name).collect(),
                 }),
             }));
         }
@@ -334,6 +384,22 @@ mod tests {
     #[test]
     fn schedule_sample_is_a_sweep() {
         assert_eq!(classify(&sample("schedule")).unwrap(), Trigger::Sweep);
+    }
+
+    #[test]
+    fn the_stack_status_sample_is_a_branch_stacks_status_change() {
+        let Trigger::StackStatus(change) = classify(&sample("stack-status")).unwrap() else {
+            panic!("not a stack status change")
+        };
+        assert_eq!(change.status, "CREATE_COMPLETE");
+        assert!(
+            change
+                .stack_id
+                .contains(":stack/tollgate-branch-pull-request-7-"),
+            "{}",
+            change.stack_id
+        );
+        assert_eq!(change.account, "123456789012");
     }
 
     #[test]

@@ -9,11 +9,14 @@ use tollgate::telemetry::emit_count;
 use crate::adapters::{
     AwsError, BranchSource, BranchTemplate, NewStack, SecretSource, StackInfo, Stacks,
 };
+use crate::comment::IdleDeletion;
 use crate::events::{
-    BranchChange, Change, Source, Trigger, UnknownEvent, WebhookRequest, classify, github_change,
+    BranchChange, Change, Source, StackStatusChange, Trigger, UnknownEvent, WebhookRequest,
+    classify, github_change, pull_request_key, pull_request_number,
 };
 use crate::filters::{BranchFilter, RepositoryFilter, Verdict};
 use crate::naming::{stack_name, tag_decode, tag_encode};
+use crate::status::{IdleStep, KEEP_LABEL, KEEP_TAG, Warned, first_failure, idle_step, is_failure};
 
 pub const TAG_MANAGED: &str = "tollgate:managed";
 pub const TAG_REPOSITORY: &str = "tollgate:repository";
@@ -232,6 +235,7 @@ where
             Trigger::CodeCommit(change) => Ok(self.change(&change).await?.to_json()),
             Trigger::GitHub(request) => Ok(self.webhook(&request).await),
             Trigger::Sweep => self.sweep().await,
+            Trigger::StackStatus(change) => self.stack_status(&change).await,
             Trigger::Ignored(reason) => {
                 tracing::info!(%reason, "event ignored");
                 Ok(json!({"outcome": "ignored", "reason": reason}))
@@ -357,26 +361,18 @@ where
         }
         let outcome = result?;
         tracing::info!(outcome = %outcome.to_json(), repository = %change.repository, branch = %change.branch, "branch handled");
-        let said = match &outcome {
-            Outcome::Created { stack } => Some((stack, "CREATE_IN_PROGRESS", "preview created")),
-            Outcome::AlreadyExists { stack } => Some((stack, "EXISTS", "pull request reopened")),
-            Outcome::Deleting { stack, .. } => Some((
-                stack,
-                "DELETE_IN_PROGRESS",
-                "pull request closed: preview deleted",
-            )),
-            Outcome::NothingToDelete { stack } => {
-                Some((stack, "DELETED", "pull request closed: no preview left"))
-            }
-            Outcome::DeleteFailed { stack, .. } => Some((
-                stack,
-                "DELETE_FAILED",
-                "pull request closed: deletion failed, a person must look",
-            )),
-            _ => None,
-        };
-        if let Some((stack, status, event)) = said {
-            self.comment(change, stack, status, event).await;
+        if let (Some(pr), Some((stack, status, event))) =
+            (&change.pull_request, said(&outcome, "pull request closed"))
+        {
+            let note = Note {
+                status,
+                event: &event,
+                head_sha: Some(&pr.head_sha),
+                labels: Some(&pr.labels),
+                ..Note::default()
+            };
+            self.comment(&change.repository, pr.number, stack, None, note)
+                .await;
         }
         Ok(outcome)
     }
@@ -725,7 +721,15 @@ where
         } else {
             (stack.status.as_str(), "new commits")
         };
-        self.comment(change, &name, status, event).await;
+        let note = Note {
+            status,
+            event,
+            head_sha: Some(&pr.head_sha),
+            labels: Some(&pr.labels),
+            ..Note::default()
+        };
+        self.comment(&change.repository, pr.number, &name, Some(&stack), note)
+            .await;
         Ok(Outcome::Updated {
             stack: name,
             changed,
@@ -733,30 +737,170 @@ where
     }
 
     /// Creates or edits the pull request's status comment; a failure is logged and counted, never
-    /// fatal (the preview itself is what matters).
-    async fn comment(&self, change: &BranchChange, stack: &str, status: &str, event: &str) {
-        let Some(pr) = &change.pull_request else {
-            return;
+    /// fatal (the preview itself is what matters). `true` when written.
+    async fn comment(
+        &self,
+        repository: &str,
+        number: u64,
+        name: &str,
+        stack: Option<&StackInfo>,
+        note: Note<'_>,
+    ) -> bool {
+        let updated = stack.map_or_else(now, |s| s.last_updated.max(s.created));
+        let head_sha = note
+            .head_sha
+            .or_else(|| stack.and_then(|s| s.parameters.get("HeadSha").map(String::as_str)))
+            .filter(|sha| !sha.is_empty());
+        let idle_deletion = if note.status.starts_with("DELETE") {
+            IdleDeletion::Gone
+        } else {
+            self.idle_deletion(repository, number, stack, note.labels)
+                .await
         };
-        let updated = now();
-        let ttl = i64::try_from(self.settings.ttl_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
+        let outputs = stack.map(|s| s.outputs.as_slice()).unwrap_or_default();
         let body = crate::comment::render(&crate::comment::PreviewStatus {
-            stack,
-            status,
-            head_sha: Some(&pr.head_sha),
-            event,
+            stack: name,
+            status: note.status,
+            head_sha,
+            event: note.event,
             updated,
-            idle_deletion: (ttl > 0 && !status.starts_with("DELETE"))
-                .then(|| updated.saturating_add(ttl)),
+            idle_deletion,
+            outputs,
+            failure: note
+                .failure
+                .as_ref()
+                .map(|(id, reason)| (id.as_str(), reason.as_str())),
+            warning: note.warning,
         });
-        if let Err(e) = self
+        match self
             .branches
-            .status_comment(&change.repository, pr.number, &body)
+            .status_comment(repository, number, &body)
             .await
         {
-            tracing::warn!(error = %e, repository = %change.repository, number = pr.number, "pull request comment not written");
-            emit_count("BranchCommentFailed", 1);
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, %repository, number, "pull request comment not written");
+                emit_count("BranchCommentFailed", 1);
+                false
+            }
         }
+    }
+
+    /// When the comment says the preview goes if idle: never when kept (the stack tag, or the
+    /// label as the delivery lists it or GitHub answers), else from the record's last activity
+    /// (and a warning already given).
+    async fn idle_deletion(
+        &self,
+        repository: &str,
+        number: u64,
+        stack: Option<&StackInfo>,
+        labels: Option<&[String]>,
+    ) -> IdleDeletion {
+        let ttl = self.ttl_secs();
+        if ttl == 0 {
+            return IdleDeletion::Never;
+        }
+        if stack.is_some_and(kept_by_tag) {
+            return IdleDeletion::Kept(format!("the stack tag {KEEP_TAG}=true"));
+        }
+        let labelled = match labels {
+            Some(labels) => labels.iter().any(|l| l == KEEP_LABEL),
+            None => self
+                .branches
+                .has_label(repository, number, KEEP_LABEL)
+                .await
+                .unwrap_or(false),
+        };
+        if labelled {
+            return IdleDeletion::Kept(format!("the label {KEEP_LABEL}"));
+        }
+        let (pk, sk) = record_key(repository, &pull_request_key(number));
+        let record = self.store.get(&pk, &sk).await.ok().flatten();
+        let now = now();
+        let (last, warned) = record.as_ref().map(activity).unwrap_or((Some(now), None));
+        let last = last.unwrap_or(now);
+        IdleDeletion::At(match idle_step(now, last, ttl, warned) {
+            IdleStep::Warn { deletes_at } | IdleStep::Warned { deletes_at } => deletes_at,
+            IdleStep::Active | IdleStep::Delete => last.saturating_add(ttl),
+        })
+    }
+
+    fn ttl_secs(&self) -> i64 {
+        i64::try_from(self.settings.ttl_days.saturating_mul(86_400)).unwrap_or(i64::MAX)
+    }
+
+    /// A CloudFormation status change of a branch stack: logged (a failure with its failed
+    /// resource, metric `BranchStackFailed`), and for a pull request's preview, its comment
+    /// rewritten from the stack as it is now (events may arrive out of order).
+    async fn stack_status(&self, change: &StackStatusChange) -> Result<Value, HandlerError> {
+        let ignored = |reason: String| {
+            tracing::info!(%reason, stack = %change.stack_id, "stack status change ignored");
+            json!({"outcome": "ignored", "reason": reason})
+        };
+        if change.account != self.settings.account {
+            return Ok(ignored(format!(
+                "stack event from account {}, not this account {}",
+                change.account, self.settings.account
+            )));
+        }
+        let Some(stack) = self.stacks.describe(&change.stack_id).await? else {
+            return Ok(ignored("no such stack".into()));
+        };
+        if !stack
+            .name
+            .starts_with(&format!("{}-", self.settings.prefix))
+        {
+            return Ok(ignored(format!(
+                "{} is not named {}-*",
+                stack.name, self.settings.prefix
+            )));
+        }
+        let Some((source, repository, branch)) = owner(&stack) else {
+            return Ok(ignored(format!(
+                "{} does not carry Tollgate's tags",
+                stack.name
+            )));
+        };
+        let failure = if is_failure(&stack.status) {
+            let found = match self.stacks.recent_events(&stack.id).await {
+                Ok(events) => first_failure(&events),
+                Err(e) => {
+                    tracing::warn!(stack = %stack.name, error = %e, "stack events unreadable");
+                    None
+                }
+            };
+            found.or_else(|| {
+                (!change.reason.is_empty()).then(|| (stack.name.clone(), change.reason.clone()))
+            })
+        } else {
+            None
+        };
+        let terminal = change.status.ends_with("_COMPLETE") || change.status.ends_with("_FAILED");
+        if is_failure(&change.status) && terminal {
+            let (resource, reason) = failure.clone().unwrap_or_default();
+            tracing::error!(stack = %stack.name, status = %change.status, %resource, %reason, %repository, %branch, "branch stack failed");
+            emit_count("BranchStackFailed", 1);
+        } else {
+            tracing::info!(stack = %stack.name, status = %stack.status, %repository, %branch, "branch stack status");
+        }
+        let mut commented = false;
+        if let (Source::GitHub, Some(number)) = (source, pull_request_number(&branch)) {
+            let event = status_event(&stack.status);
+            let note = Note {
+                status: &stack.status,
+                event,
+                failure: failure.clone(),
+                ..Note::default()
+            };
+            commented = self
+                .comment(&repository, number, &stack.name, Some(&stack), note)
+                .await;
+        }
+        Ok(
+            json!({"outcome": "status", "stack": stack.name, "status": stack.status,
+                  "failedResource": failure.as_ref().map(|(id, _)| id),
+                  "reason": failure.as_ref().map(|(_, r)| r), "commented": commented}),
+        )
     }
 
     async fn touch(&self, change: &BranchChange) -> Result<Outcome, HandlerError> {
@@ -873,6 +1017,7 @@ where
             i64::try_from(self.settings.ttl_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
         let mut kept = 0u64;
         let mut repaired = 0u64;
+        let mut warnings = 0u64;
         let mut results = Vec::new();
         for stack in self
             .stacks
@@ -894,11 +1039,12 @@ where
             }
             let (pk, sk) = record_key(&repository, &branch);
             // Idleness only from a record that proves it: an ACTIVE record with its last event.
-            let last = match self.store.get(&pk, &sk).await {
-                Ok(Some(r)) if r.state.as_deref() == Some("ACTIVE") => {
-                    r.data.get("lastEvent").and_then(Value::as_i64)
+            let (last, warned, record) = match self.store.get(&pk, &sk).await {
+                Ok(Some(r)) => {
+                    let (last, warned) = activity(&r);
+                    (last, warned, Some(r))
                 }
-                Ok(_) => None,
+                Ok(None) => (None, None, None),
                 Err(e) => {
                     // Cannot tell how long it was idle: keep it (fail closed).
                     tracing::warn!(stack = %stack.name, error = %e, "branch record unreadable; stack kept");
@@ -907,22 +1053,54 @@ where
                     continue;
                 }
             };
-            let last = match last {
-                Some(last) => last,
-                None => {
+            let (last, record) = match (last, record) {
+                (Some(last), Some(record)) => (last, Some(record)),
+                _ => {
                     self.repair(&stack, source, &repository, &branch, now)
                         .await
                         .map_err(HandlerError::from)?;
                     repaired += 1;
-                    now
+                    (now, None)
                 }
             };
-            let reason = if ttl_secs > 0 && now.saturating_sub(last) > ttl_secs {
-                Some(format!("idle longer than {} days", self.settings.ttl_days))
-            } else {
-                match self.branches.exists(source, &repository, &branch).await {
+            let number = pull_request_number(&branch).filter(|_| source == Source::GitHub);
+            let step = match idle_step(now, last, ttl_secs, warned) {
+                IdleStep::Active => IdleStep::Active,
+                step => match self.kept(&stack, &repository, number).await {
+                    Some(why) => {
+                        tracing::info!(stack = %stack.name, %why, "idle branch stack kept");
+                        IdleStep::Active
+                    }
+                    None => step,
+                },
+            };
+            let mut reason = None;
+            match step {
+                IdleStep::Delete => {
+                    reason = Some(format!("idle longer than {} days", self.settings.ttl_days));
+                }
+                IdleStep::Warn { deletes_at } => {
+                    if let Some(record) = &record {
+                        self.warn_idle(
+                            &stack,
+                            record,
+                            &repository,
+                            &branch,
+                            number,
+                            last,
+                            now,
+                            deletes_at,
+                        )
+                        .await?;
+                        warnings += 1;
+                    }
+                }
+                IdleStep::Warned { .. } | IdleStep::Active => {}
+            }
+            if reason.is_none() {
+                reason = match self.branches.exists(source, &repository, &branch).await {
                     Ok(true) => None,
-                    Ok(false) if crate::events::pull_request_number(&branch).is_some() => {
+                    Ok(false) if number.is_some() => {
                         Some("pull request closed or gone".to_string())
                     }
                     Ok(false) => Some("branch no longer exists".to_string()),
@@ -930,19 +1108,198 @@ where
                         tracing::warn!(stack = %stack.name, error = %e, "cannot tell whether the branch exists; kept");
                         None
                     }
-                }
-            };
+                };
+            }
             match reason {
                 None => kept += 1,
                 Some(reason) => {
                     tracing::info!(stack = %stack.name, %reason, "sweeping branch stack");
                     let outcome = self.destroy(source, &repository, &branch).await?;
+                    if let (Some(number), Some((name, status, event))) = (
+                        number,
+                        said(&outcome, &format!("deleted by the sweep ({reason})")),
+                    ) {
+                        let note = Note {
+                            status,
+                            event: &event,
+                            ..Note::default()
+                        };
+                        self.comment(&repository, number, name, Some(&stack), note)
+                            .await;
+                    }
                     results.push(json!({"reason": reason, "result": outcome.to_json()}));
                 }
             }
         }
-        Ok(json!({"outcome": "swept", "kept": kept, "repaired": repaired, "destroyed": results}))
+        Ok(
+            json!({"outcome": "swept", "kept": kept, "repaired": repaired, "warned": warnings, "destroyed": results}),
+        )
     }
+
+    /// Why an idle stack is kept: the stack tag `tollgate:keep=true`, or its pull request's label
+    /// `preview:keep`; a label GitHub cannot tell about keeps it too (fail closed).
+    async fn kept(
+        &self,
+        stack: &StackInfo,
+        repository: &str,
+        number: Option<u64>,
+    ) -> Option<String> {
+        if kept_by_tag(stack) {
+            return Some(format!("the stack tag {KEEP_TAG}=true"));
+        }
+        let number = number?;
+        match self
+            .branches
+            .has_label(repository, number, KEEP_LABEL)
+            .await
+        {
+            Ok(true) => Some(format!("the label {KEEP_LABEL}")),
+            Ok(false) => None,
+            Err(e) => Some(format!(
+                "cannot tell whether it has the label {KEEP_LABEL} ({e})"
+            )),
+        }
+    }
+
+    /// Warns once that an idle stack will be deleted at `deletes_at`: recorded first (so the
+    /// warning is given once however many sweeps follow), then the pull request's comment, or
+    /// for a branch the log; metric `BranchIdleWarnings` either way.
+    #[allow(clippy::too_many_arguments)]
+    async fn warn_idle(
+        &self,
+        stack: &StackInfo,
+        record: &Record,
+        repository: &str,
+        branch: &str,
+        number: Option<u64>,
+        last: i64,
+        now: i64,
+        deletes_at: i64,
+    ) -> Result<(), HandlerError> {
+        let mut data = record.data.clone();
+        if let Some(map) = data.as_object_mut() {
+            map.insert("warnedFor".into(), json!(last));
+            map.insert("warnedAt".into(), json!(now));
+        }
+        let (pk, sk) = record_key(repository, branch);
+        match self
+            .store
+            .transition(&pk, &sk, "ACTIVE", "ACTIVE", Some(&data))
+            .await
+        {
+            Ok(()) => {}
+            // The record moved on (a delete, a repair): no warning from this sweep.
+            Err(StateError::TransitionNotAllowed { .. }) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        tracing::warn!(stack = %stack.name, %repository, %branch, deletes_at = %crate::comment::utc(deletes_at),
+            "idle branch stack: deleted after this time unless there is activity or it is kept");
+        emit_count("BranchIdleWarnings", 1);
+        if let Some(number) = number {
+            let note = Note {
+                status: &stack.status,
+                event: "idle: deletion warning",
+                warning: Some(deletes_at),
+                ..Note::default()
+            };
+            self.comment(repository, number, &stack.name, Some(stack), note)
+                .await;
+        }
+        Ok(())
+    }
+}
+
+/// What to say on a pull request's comment.
+#[derive(Debug, Clone, Default)]
+struct Note<'a> {
+    status: &'a str,
+    event: &'a str,
+    /// The delivery's head SHA (else the stack's `HeadSha` parameter).
+    head_sha: Option<&'a str>,
+    /// The delivery's labels (else GitHub is asked).
+    labels: Option<&'a [String]>,
+    failure: Option<(String, String)>,
+    warning: Option<i64>,
+}
+
+/// The comment's (stack, status, event) for an outcome worth telling the pull request about;
+/// `why` says what asked for a deletion.
+fn said<'a>(outcome: &'a Outcome, why: &str) -> Option<(&'a str, &'static str, String)> {
+    match outcome {
+        Outcome::Created { stack } => Some((stack, "CREATE_IN_PROGRESS", "preview created".into())),
+        Outcome::AlreadyExists { stack } => Some((stack, "EXISTS", "pull request reopened".into())),
+        Outcome::Deleting { stack, .. } => Some((
+            stack,
+            "DELETE_IN_PROGRESS",
+            format!("{why}: preview deleted"),
+        )),
+        Outcome::NothingToDelete { stack } => {
+            Some((stack, "DELETED", format!("{why}: no preview left")))
+        }
+        Outcome::RetryingDelete {
+            stack, retained, ..
+        } if !retained.is_empty() => Some((
+            stack,
+            "DELETE_IN_PROGRESS",
+            format!(
+                "{why}: deleted, retaining {} (delete by hand)",
+                retained.join(", ")
+            ),
+        )),
+        Outcome::RetryingDelete { stack, .. } => Some((
+            stack,
+            "DELETE_IN_PROGRESS",
+            format!("{why}: deletion retried after emptying its buckets"),
+        )),
+        Outcome::DeleteFailed { stack, .. } => Some((
+            stack,
+            "DELETE_FAILED",
+            format!("{why}: deletion failed, a person must look"),
+        )),
+        _ => None,
+    }
+}
+
+/// One line for the comment about a stack status.
+fn status_event(status: &str) -> &'static str {
+    match status {
+        "CREATE_COMPLETE" => "preview ready",
+        "UPDATE_COMPLETE" => "preview updated",
+        "DELETE_COMPLETE" => "preview deleted",
+        "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "CREATE_FAILED" => {
+            "creation failed: see the failed resource"
+        }
+        "UPDATE_ROLLBACK_COMPLETE" | "UPDATE_ROLLBACK_FAILED" | "UPDATE_FAILED" => {
+            "update failed and was rolled back: see the failed resource"
+        }
+        "DELETE_FAILED" => "deletion failed: the sweep retries it",
+        s if s.ends_with("_IN_PROGRESS") => "in progress",
+        _ => "status changed",
+    }
+}
+
+/// The stack tag `tollgate:keep=true`.
+fn kept_by_tag(stack: &StackInfo) -> bool {
+    stack
+        .tags
+        .get(KEEP_TAG)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// An ACTIVE record's last activity and the idle warning it records.
+fn activity(record: &Record) -> (Option<i64>, Option<Warned>) {
+    if record.state.as_deref() != Some("ACTIVE") {
+        return (None, None);
+    }
+    let last = record.data.get("lastEvent").and_then(Value::as_i64);
+    let warned = match (
+        record.data.get("warnedFor").and_then(Value::as_i64),
+        record.data.get("warnedAt").and_then(Value::as_i64),
+    ) {
+        (Some(last_event), Some(at)) => Some(Warned { last_event, at }),
+        _ => None,
+    };
+    (last, warned)
 }
 
 /// Whether Tollgate's tags say it created `stack` for this repository and branch.

@@ -7,6 +7,7 @@ pub mod events;
 pub mod filters;
 pub mod handler;
 pub mod naming;
+pub mod status;
 pub mod webhook;
 
 /// The webhook secret the sample events in `events/` are signed with (documented; never deploy it).

@@ -576,6 +576,13 @@ async fn the_sweeper_removes_a_stack_idle_longer_than_the_ttl_though_its_branch_
             .expect("backdate");
     }
 
+    // A day earlier feature/quiet (7 days idle) was warned; feature/busy (5) was not.
+    let out = w.deps.sweep_at(now - 86_400).await.expect("swept");
+    assert_eq!(
+        (out["kept"].clone(), out["warned"].clone()),
+        (json!(2), json!(1)),
+        "{out}"
+    );
     let out = w.deps.sweep_at(now).await.expect("swept");
     assert_eq!(out["kept"], 1, "{out}");
     assert_eq!(
@@ -708,7 +715,10 @@ async fn the_sweeper_rebuilds_a_missing_record_as_active_now_and_only_a_later_pr
             .as_str()
             .is_some_and(|s| !s.is_empty())
     );
-    // The rebuilt record is the evidence from then on: 8 more days of silence is idle.
+    // The rebuilt record is the evidence from then on: 7 more days of silence is a warning,
+    // 8 is idle (warned a day before).
+    let out = w.deps.sweep_at(now + 97 * 86_400).await.expect("swept");
+    assert_eq!(out["warned"], 1, "{out}");
     let out = w.deps.sweep_at(now + 98 * 86_400).await.expect("swept");
     assert_eq!(
         out["destroyed"][0]["reason"], "idle longer than 7 days",
