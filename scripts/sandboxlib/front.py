@@ -33,6 +33,7 @@ import os
 import re
 import sys
 import threading
+import time
 import traceback
 import urllib.parse
 import uuid
@@ -562,6 +563,53 @@ def _with_body(environ: dict, body: bytes) -> dict:
     return environ
 
 
+class DynamoDbMeter:
+    """What DynamoDB requests read, as DynamoDB bills reads: items evaluated by the key condition
+    (Query and Scan's ScannedCount, GetItem's item, BatchGetItem's and TransactGetItems' items),
+    per request, and the time moto took to answer them. take() returns the counts and resets them."""
+
+    READS = ("GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests: dict[str, int] = {}
+            self.items_read = 0
+            self.seconds = 0.0
+
+    def record(self, operation: str, answer: bytes, seconds: float) -> None:
+        try:
+            body = json.loads(answer or b"{}")
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        items = 0
+        if operation == "GetItem":
+            items = 1 if body.get("Item") else 0
+        elif operation in ("Query", "Scan"):
+            items = int(body.get("ScannedCount", body.get("Count", 0)))
+        elif operation == "BatchGetItem":
+            items = sum(len(found) for found in (body.get("Responses") or {}).values())
+        elif operation == "TransactGetItems":
+            items = sum(1 for found in body.get("Responses") or [] if found.get("Item"))
+        with self.lock:
+            self.requests[operation] = self.requests.get(operation, 0) + 1
+            self.items_read += items
+            self.seconds += seconds
+
+    def take(self) -> dict:
+        """{"requests": {operation: n}, "read_requests": n, "items_read": n, "seconds": s} since the last take()."""
+        with self.lock:
+            taken = {"requests": dict(self.requests), "items_read": self.items_read, "seconds": self.seconds,
+                     "read_requests": sum(n for op, n in self.requests.items() if op in self.READS)}
+        self.reset()
+        return taken
+
+
 class _Handler(MotoRequestHandler):
     """moto's request handler (keeps S3's underscored header names), without a line per request."""
 
@@ -580,6 +628,8 @@ class Front:
         # condition and then writes, so two requests at the same moment could both pass. One
         # DynamoDB request at a time makes moto's answers DynamoDB's (approvals' concurrent votes).
         self.dynamodb_lock = threading.Lock()
+        # Set to a DynamoDbMeter to count what DynamoDB requests read (the bench's history row).
+        self.dynamodb_meter: DynamoDbMeter | None = None
         self.server = None
         self.cbor: CborTranslator | None = None
 
@@ -627,7 +677,11 @@ class Front:
                 return self.aws_json(environ, start_response, target)
             if service == "DynamoDB_20120810":
                 with self.dynamodb_lock:
-                    return list(self.moto(environ, start_response))
+                    started = time.perf_counter()
+                    answer = list(self.moto(environ, start_response))
+                    if self.dynamodb_meter is not None:
+                        self.dynamodb_meter.record(operation, b"".join(answer), time.perf_counter() - started)
+                    return answer
             if service in ("CodePipeline_20150709", "AmazonSSM"):
                 # The stand-in's history and OpsItems, or moto: it depends on the body (the pipeline).
                 raw = _read_body(environ)

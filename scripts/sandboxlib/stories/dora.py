@@ -21,6 +21,7 @@ import subprocess
 import time
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Iterator
 
 from ..github import GitHubStandIn
@@ -484,4 +485,133 @@ def bench(box, profile: str = "release") -> list[tuple]:
             env.pop(lambda_only, None)  # bench.py sets what Lambda sets
         factory, label = events[function]
         rows.append((function, target_dir() / profile / function, env, factory, label))
+    return rows
+
+
+def _seed_ledger(box, pipeline: str, prior: int, until: int, commit: str) -> None:
+    """`prior` deployments of `pipeline`, a minute apart and ending at `until`, written straight into
+    the ledger as the calculators write them (by time, by execution id, and lead times), 25 items to
+    a BatchWriteItem. Every one deployed `commit`."""
+    from .dora_week import REPOSITORY
+
+    retention = 400 * DAY
+    items = []
+    for i in range(prior):
+        t = until - (prior - 1 - i) * 60
+        execution = str(uuid.uuid5(uuid.NAMESPACE_URL, f"tollgate-bench-history/{pipeline}/{i}"))
+        deployment = json.dumps({"pipeline": pipeline, "executionId": execution, "time": t, "commit": commit,
+                                 "repository": REPOSITORY[pipeline], "branch": "main", "commitMessage": f"change {i}",
+                                 "triggerType": "WebhookV2"})
+        lead = json.dumps({"pipeline": pipeline, "executionId": execution, "time": t, "seconds": [1800],
+                           "baseCommit": commit})
+        for pk, sk, data in ((f"DORA#DEPLOY#{pipeline}", f"{t:012}#{execution}", deployment),
+                             (f"DORA#EXEC#{pipeline}", execution, deployment),
+                             (f"DORA#LEAD#{pipeline}", f"{t:012}#{execution}", lead)):
+            items.append({"PutRequest": {"Item": {"pk": {"S": pk}, "sk": {"S": sk}, "data": {"S": data},
+                                                  "expires_at": {"N": str(t + retention)}}}})
+    for start in range(0, len(items), 25):
+        pending = {box.table: items[start:start + 25]}
+        while pending:
+            pending = box.dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+
+
+def bench_history(box, profile: str = "release", events: int = 20) -> list[dict]:
+    """For scripts/bench.py's history row: one warm dora-lead-time (one process, as a warm Lambda
+    instance) handles `events` new deployments of each of three pipelines whose ledgers already
+    hold 10, 1,000 and 10,000 deployments (seeded straight into the sandbox's DynamoDB), the
+    pipelines taken in turn so that the machine's load falls on all three alike, and all three in
+    one table, so that moto's per-table costs (it copies the whole table for each TransactWriteItems)
+    fall on them alike too. Per event: the time from handing it out to the answer, the items
+    DynamoDB read (what it bills reads by: Query's ScannedCount, GetItem's item) and the read
+    requests, from the front's DynamoDbMeter, the time moto took to answer them, and the CPU time
+    the calculator's process spent (its threads' schedstat). One dict per history size."""
+    import statistics
+
+    from ..front import DynamoDbMeter
+    from ..github import Commit
+    from ..runtime import Function
+    from .dora_week import HISTORY_REPOSITORY, HISTORY_SIZES, Run, execution_record, sha
+
+    function = "dora-lead-time"
+    now = int(time.time())
+    github = GitHubStandIn(SAMPLE_TOKEN)
+    github.start()
+    box.closers.append(github.stop)
+    root = Commit(sha("orders-history/root"), now - 30 * DAY, "Initial import")
+    github.add_repository(HISTORY_REPOSITORY, [root])
+    pipelines = {prior: f"orders-history-{prior}" for prior in HISTORY_SIZES}
+    _pipelines(box, pipelines.values())
+    history_end = now - 2 * HOUR
+    for prior, pipeline in pipelines.items():
+        with box.fake.lock:
+            box.fake.pipeline_history[pipeline] = []
+        _seed_ledger(box, pipeline, prior, history_end, root.sha)
+    token_arn = token_secret(box)
+    env, _ = function_env(box, function, github.url, token_arn)
+    env["PATH"] = clean_environ().get("PATH", "/usr/bin:/bin")
+    counter = iter(range(1, 1_000_000))
+
+    def event(pipeline: str) -> dict:
+        i = next(counter)
+        commit = Commit(sha(f"orders-history/{pipeline}/{i}"), history_end + i * 10 - 300, f"history change {i}")
+        with github.lock:
+            github.repositories[HISTORY_REPOSITORY].append(commit)
+        run = Run(f"history-{pipeline}-{i}-{now}", pipeline, history_end + i * 10, commit)
+        with box.fake.lock:
+            box.fake.pipeline_history[pipeline].append(execution_record(run))
+        sample_event = copy.deepcopy(sample("dora-lead-time.execution-succeeded.json"))
+        sample_event.update({"id": str(uuid.uuid4()), "account": ACCOUNT, "time": _iso(run.time),
+                             "resources": [f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{pipeline}"]})
+        sample_event["detail"].update({"pipeline": pipeline, "execution-id": run.id})
+        return sample_event
+
+    meter = DynamoDbMeter()
+    box.front.dynamodb_meter = meter
+    binary = target_dir() / profile / function
+    warm = Function(binary, env, 1, log_dir() / f"bench-history-{function}.log",
+                    f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}", 30.0)
+    measured: dict[int, list[tuple[float, dict, float]]] = {prior: [] for prior in HISTORY_SIZES}
+
+    def cpu_ms() -> float:
+        """The warm process's CPU time so far, all its threads (schedstat: nanoseconds on a CPU)."""
+        total = 0
+        for task in Path(f"/proc/{warm.procs[0].pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass  # a thread that ended between the listing and the read
+        return total / 1e6
+
+    try:
+        for prior, pipeline in pipelines.items():  # the first event of each: start-up, token, connections
+            kind, answer = warm.invoke(event(pipeline))
+            if kind != "response":
+                raise RuntimeError(f"{function} did not answer ({kind}): {str(answer)[:300]}")
+        for _ in range(events):
+            for prior, pipeline in pipelines.items():
+                payload = event(pipeline)
+                meter.take()
+                cpu = cpu_ms()
+                started = time.perf_counter()
+                kind, answer = warm.invoke(payload)
+                took = (time.perf_counter() - started) * 1000
+                if kind != "response":
+                    raise RuntimeError(f"{function} did not answer ({kind}): {str(answer)[:300]}")
+                measured[prior].append((took, meter.take(), cpu_ms() - cpu))
+    finally:
+        box.front.dynamodb_meter = None
+        warm.close()
+    rows = []
+    for prior, runs in measured.items():
+        times = [t for t, _, _ in runs]
+        rows.append({
+            "function": function, "prior": prior, "events": len(runs),
+            "median_ms": statistics.median(times), "max_ms": max(times),
+            "items_read": statistics.mean(r["items_read"] for _, r, _ in runs),
+            "items_read_max": max(r["items_read"] for _, r, _ in runs),
+            "read_requests": statistics.mean(r["read_requests"] for _, r, _ in runs),
+            "dynamodb_ms": statistics.median(r["seconds"] * 1000 for _, r, _ in runs),
+            "outside_ms": statistics.median(t - r["seconds"] * 1000 for t, r, _ in runs),
+            "cpu_ms": statistics.median(c for _, _, c in runs),
+        })
     return rows

@@ -117,6 +117,12 @@ REPOSITORY = {"orders-api-prod": "octo-org/orders-api", "payments-release": "oct
 STAGES["orders-service"] = STAGES["orders-api-prod"]
 STAGES["payments-multi-env"] = STAGES["payments-release"]
 REPOSITORY.update({"orders-service": "octo-org/orders-service", "payments-multi-env": "octo-org/payments"})
+# The bench's history row (dora.bench_history): one pipeline per number of prior deployments.
+HISTORY_SIZES = (10, 1_000, 10_000)
+HISTORY_REPOSITORY = "octo-org/orders-history"
+for _prior in HISTORY_SIZES:
+    STAGES[f"orders-history-{_prior}"] = STAGES["orders-api-prod"]
+    REPOSITORY[f"orders-history-{_prior}"] = HISTORY_REPOSITORY
 
 
 def sample_week(base: int) -> Week:
