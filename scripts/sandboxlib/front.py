@@ -8,7 +8,7 @@ It answers, itself, what moto (5.2.5) lacks, in each service's own protocol:
     DescribeStackDriftDetectionStatus, DescribeStackResourceDrifts
   - CodeCommit GetBranch, for the branches a scenario seeds (codecommit_branches)
   - CodePipeline execution history (ListPipelineExecutions, GetPipelineExecution,
-    ListActionExecutions) and SSM GetOpsItem, for the pipelines and OpsItems a scenario seeds
+    ListActionExecutions, GetPipelineState) and SSM GetOpsItem, for the pipelines and OpsItems a scenario seeds
     (sandboxlib.history; the DORA story's week is sandboxlib.stories.dora_week)
 It translates CloudWatch's Smithy RPC v2 CBOR protocol (aws-sdk-cloudwatch >= 1.100) into calls
 moto understands, and hands every other request to moto unchanged: moto runs in this process as a
@@ -139,6 +139,8 @@ class FakeAws:
       pipeline_history  pipeline name -> its executions, oldest first (sandboxlib.history's shape):
                         ListPipelineExecutions, GetPipelineExecution, ListActionExecutions answer from it
       ops_items         OpsItem id -> GetOpsItem's OpsItem
+      pipeline_states   pipeline name -> GetPipelineState's stageStates (AWS's shape): a waiting manual
+                        approval is an actionState whose latestExecution is InProgress with its token
       codecommit_branches  repository -> its branches: GetBranch answers them, and
                         BranchDoesNotExistException for any other branch of that repository
                         (RepositoryDoesNotExistException for a repository not listed)
@@ -150,7 +152,7 @@ class FakeAws:
     """
 
     SETTINGS = ("health_events", "health_error", "health_services", "stack_drifts", "codepipeline_outage",
-                "pipeline_history", "ops_items", "codecommit_branches")
+                "pipeline_history", "ops_items", "codecommit_branches", "pipeline_states")
 
     moto_url: str = ""
     health_events: list = field(default_factory=list)
@@ -175,6 +177,14 @@ class FakeAws:
     @pipeline_history.setter
     def pipeline_history(self, value: dict) -> None:
         self.history.pipelines = value
+
+    @property
+    def pipeline_states(self) -> dict:
+        return self.history.states
+
+    @pipeline_states.setter
+    def pipeline_states(self, value: dict) -> None:
+        self.history.states = value
 
     @property
     def ops_items(self) -> dict:

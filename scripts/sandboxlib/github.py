@@ -44,6 +44,7 @@ class Commit:
     time: int  # committer date, epoch seconds
     message: str
     author: str = "octocat"
+    email: str = ""  # the commit author's email; empty: <author>@users.noreply.github.com
 
 
 def _iso(epoch: int) -> str:
@@ -243,7 +244,7 @@ class GitHubStandIn:
     def _commit(self, full_name: str, commits: list[Commit], index: int) -> dict:
         c = commits[index]
         api = f"{self.url}/repos/{full_name}"
-        person = {"name": c.author, "email": f"{c.author}@users.noreply.github.com", "date": _iso(c.time)}
+        person = {"name": c.author, "email": c.email or f"{c.author}@users.noreply.github.com", "date": _iso(c.time)}
         user = {"login": c.author, "id": 583231, "type": "User", "site_admin": False,
                 "url": f"{self.url}/users/{c.author}", "html_url": f"https://github.com/{c.author}"}
         parents = [{"sha": commits[index - 1].sha, "url": f"{api}/commits/{commits[index - 1].sha}",

@@ -7,6 +7,13 @@
                             executionType; PipelineExecutionNotFoundException
     ListActionExecutions    per action: stage, status, input, output (the source action's
                             outputVariables: BranchName, CommitId, CommitMessage, FullRepositoryName...)
+    GetPipelineState        pipelineName, pipelineVersion, stageStates (stageName, inboundTransitionState,
+                            latestExecution {pipelineExecutionId, status}, actionStates [{actionName,
+                            latestExecution {status, token, lastStatusChange...}}]), created, updated;
+                            PipelineNotFoundException. Seeded states (`History.states`, the
+                            `pipeline_states` setting: name -> stageStates) answer as given; a
+                            pipeline moto knows without a seeded state has its declared stages and
+                            actions, none run yet (approvals confirm a waiting action's token with it)
   SSM (X-Amz-Target AmazonSSM.*)
     GetOpsItem              OperationalData as stored ({"Type", "Value"}); OpsItemNotFoundException
     DescribeOpsItems        OpsItemSummaries, filter CreatedTime GreaterThan/LessThan (what backfill
@@ -29,6 +36,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 
 EXECUTION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 PIPELINE_NAME = r"[A-Za-z0-9.@\-_]+"
@@ -67,6 +75,7 @@ class History:
         self.Validation = validation
         self.pipelines: dict[str, list[dict]] = {}
         self.ops_items: dict[str, dict] = {}
+        self.states: dict[str, list[dict]] = {}  # pipeline name -> GetPipelineState's stageStates
 
     # -------------------------------------------------------------- routing
     def serves(self, service: str, operation: str, body: dict) -> bool:
@@ -75,7 +84,7 @@ class History:
             return operation in ("GetOpsItem", "DescribeOpsItems")
         if service != "CodePipeline_20150709":
             return False
-        if operation == "ListActionExecutions":
+        if operation in ("ListActionExecutions", "GetPipelineState"):
             return True
         if operation in ("ListPipelineExecutions", "GetPipelineExecution"):
             return body.get("pipelineName") in self.pipelines
@@ -92,6 +101,8 @@ class History:
             return self.list_pipeline_executions(body)
         if operation == "GetPipelineExecution":
             return self.get_pipeline_execution(body)
+        if operation == "GetPipelineState":
+            return self.get_pipeline_state(body, moto_has_pipeline)
         return self.list_action_executions(body, moto_has_pipeline)
 
     # -------------------------------------------------------------- CodePipeline
@@ -154,6 +165,24 @@ class History:
                          "message": f"Account '123456789012' does not have an execution with id '{execution_id}' for pipeline '{name}'"}
         execution = {"pipelineName": name, **{k: found[k] for k in EXECUTION_FIELDS if k in found}}
         return 200, {"pipelineExecution": execution}
+
+    def get_pipeline_state(self, body: dict, moto_has_pipeline) -> tuple[int, dict]:
+        """GetPipelineState as AWS documents it (request field `name`)."""
+        check = self.Validation()
+        name = body.get("name")
+        if check.required("name", name):
+            check.length("name", name, 1, 100)
+            check.pattern("name", name, PIPELINE_NAME)
+        if problem := check.answer():
+            return problem
+        now = round(time.time(), 3)
+        if name in self.states:
+            stages = self.states[name]
+        elif moto_has_pipeline(name):
+            stages = _declared_stages(name)
+        else:
+            return self.not_found(name)
+        return 200, {"pipelineName": name, "pipelineVersion": 1, "stageStates": stages, "created": now, "updated": now}
 
     def list_action_executions(self, body: dict, moto_has_pipeline) -> tuple[int, dict]:
         if problem := self._check(body, paginated=True):
@@ -231,6 +260,18 @@ class History:
         if start + size < len(items):
             page["NextToken"] = _token("DescribeOpsItems", "", start + size)
         return 200, page
+
+
+def _declared_stages(name: str) -> list[dict]:
+    """A moto pipeline's stages and actions as GetPipelineState lists them before any run."""
+    from moto.codepipeline.models import codepipeline_backends
+
+    from .paths import ACCOUNT, REGION
+
+    pipeline = codepipeline_backends[ACCOUNT][REGION].pipelines[name].pipeline
+    return [{"stageName": stage["name"], "inboundTransitionState": {"enabled": True},
+             "actionStates": [{"actionName": action["name"]} for action in stage.get("actions", [])]}
+            for stage in pipeline.get("stages", [])]
 
 
 def _source_actions(execution: dict):

@@ -16,9 +16,35 @@ pub fn path(text: &str) -> String {
     utf8_percent_encode(text, PATH).to_string()
 }
 
+/// The GitHub token in a Secrets Manager secret's `SecretString`: the plain string, or the
+/// `token` field of a JSON object; `None` when it holds none.
+pub fn token_of_secret(text: &str) -> Option<String> {
+    let text = text.trim();
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(text) {
+        return map
+            .get("token")?
+            .as_str()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+    }
+    (!text.is_empty()).then(|| text.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_is_read_from_plain_text_or_a_json_token_field() {
+        assert_eq!(token_of_secret(" ghp_abc \n").as_deref(), Some("ghp_abc"));
+        assert_eq!(
+            token_of_secret(r#"{"token": "ghp_def"}"#).as_deref(),
+            Some("ghp_def")
+        );
+        assert_eq!(token_of_secret(r#"{"other": "x"}"#), None);
+        assert_eq!(token_of_secret("  "), None);
+    }
 
     #[test]
     fn github_paths_keep_slashes_and_escape_the_rest() {

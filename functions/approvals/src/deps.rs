@@ -6,10 +6,12 @@ use tollgate::state::DynamoStateStore;
 use crate::adapters::{AwsResumer, SecretsManagerKey, SesMailer};
 use crate::api::ApiDeps;
 use crate::mailer::{MailerDeps, MailerSettings};
+use crate::pipeline::{AwsPipelines, LazyGitHub};
 use crate::store::{ApprovalStore, DEFAULT_RETENTION};
 
 /// approval-mailer's production dependencies.
-pub type AwsMailerDeps = MailerDeps<DynamoStateStore, SecretsManagerKey, SesMailer, AwsResumer>;
+pub type AwsMailerDeps =
+    MailerDeps<DynamoStateStore, SecretsManagerKey, SesMailer, AwsResumer, AwsPipelines>;
 /// approval-api's production dependencies.
 pub type AwsApiDeps = ApiDeps<DynamoStateStore, SecretsManagerKey, AwsResumer>;
 
@@ -31,7 +33,15 @@ pub const TEMPLATE_ORIGINS: &[(&str, Origin)] = &[
         "APPROVAL_SIGNING_SECRET",
         Origin::Resource("ApprovalSigningSecret"),
     ),
+    ("GITHUB_API_URL", Origin::Parameter("GitHubApiUrl")),
+    (
+        "GITHUB_TOKEN_SECRET_ARN",
+        Origin::Parameter("GitHubTokenSecretArn"),
+    ),
 ];
+
+/// GitHub's public API (`GITHUB_API_URL` when unset).
+pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
 
 fn retention(env: &impl Env) -> Result<std::time::Duration, ConfigError> {
     let days: u64 = parsed_or(
@@ -43,7 +53,9 @@ fn retention(env: &impl Env) -> Result<std::time::Duration, ConfigError> {
 }
 
 /// Reads `TABLE_NAME`, `APPROVAL_BASE_URL`, `APPROVAL_SENDER`, `APPROVAL_SIGNING_SECRET`,
-/// `PIPELINE_APPROVERS`, `APPROVAL_RETENTION_DAYS` and builds the SDK clients.
+/// `PIPELINE_APPROVERS`, `APPROVAL_RETENTION_DAYS`, `GITHUB_API_URL` and
+/// `GITHUB_TOKEN_SECRET_ARN` (read on the first GitHub source, not at start-up) and builds the
+/// SDK clients.
 pub async fn mailer(env: &impl Env) -> Result<AwsMailerDeps, ConfigError> {
     mailer_deps(env)
         .await
@@ -54,6 +66,17 @@ async fn mailer_deps(env: &impl Env) -> Result<AwsMailerDeps, ConfigError> {
     let settings = MailerSettings::from_env(env)?;
     let table = required(env, "TABLE_NAME")?;
     let sdk = tollgate::aws::load(env).await?;
+    let api_url = env
+        .var("GITHUB_API_URL")
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.into());
+    let github = LazyGitHub::new(
+        api_url.clone(),
+        env.var("GITHUB_TOKEN_SECRET_ARN"),
+        aws_sdk_secretsmanager::Client::new(&sdk),
+    )
+    .map_err(|e| ConfigError::invalid("GITHUB_API_URL", &api_url, e))?;
     Ok(MailerDeps {
         store: ApprovalStore::new(
             DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
@@ -67,6 +90,11 @@ async fn mailer_deps(env: &impl Env) -> Result<AwsMailerDeps, ConfigError> {
         resumer: AwsResumer {
             sfn: aws_sdk_sfn::Client::new(&sdk),
             codepipeline: aws_sdk_codepipeline::Client::new(&sdk),
+        },
+        pipelines: AwsPipelines {
+            codepipeline: aws_sdk_codepipeline::Client::new(&sdk),
+            codecommit: aws_sdk_codecommit::Client::new(&sdk),
+            github,
         },
         settings,
     })

@@ -8,6 +8,7 @@ pub mod deps;
 pub mod groups;
 pub mod mailer;
 pub mod model;
+pub mod pipeline;
 pub mod render;
 pub mod request;
 pub mod signing;

@@ -16,9 +16,17 @@ use crate::adapters::{
 /// Emails sent at the same time, at most.
 const SEND_CONCURRENCY: usize = 4;
 use crate::groups::ApproverGroups;
+use crate::model::Target;
 use crate::model::{Approval, Status};
+use crate::pipeline::{Check, Facts, Pipelines, Requester, TrustingPipelines};
 use crate::render::{email_html, email_text, rfc3339};
-use crate::request::{ApprovalRequest, Invalid, Policy, parse_event};
+use crate::request::{
+    ApprovalRequest, Invalid, MAX_VALUE_CHARS, Policy, clip, one_line, parse_event, with_requester,
+};
+
+/// The error an invocation ends with when CodePipeline could not be asked whether the approval
+/// is real: nobody was emailed; Lambda retries the invocation.
+pub const CHECK_ERROR: &str = "ApprovalCheckFailed";
 use crate::signing::{LinkClaims, link_url, new_id};
 use crate::store::{ApprovalStore, DEFAULT_RETENTION, StoreError};
 
@@ -104,19 +112,21 @@ pub fn policy_from_env(env: &impl Env) -> Result<Policy, ConfigError> {
     })
 }
 
-/// Everything approval-mailer talks to.
-pub struct MailerDeps<S, K, M, R> {
+/// Everything approval-mailer talks to. `pipelines` confirms CodePipeline notifications and reads
+/// their source revision (production: [`crate::pipeline::AwsPipelines`]).
+pub struct MailerDeps<S, K, M, R, P = TrustingPipelines> {
     pub store: ApprovalStore<S>,
     pub keys: K,
     pub mailer: M,
     pub resumer: R,
+    pub pipelines: P,
     pub settings: MailerSettings,
 }
 
 /// The Lambda handler: a Step Functions task input or an SNS event in; the approval id(s) out,
 /// or an error after the workflow was failed.
-pub async fn handler<S, K, M, R>(
-    deps: &MailerDeps<S, K, M, R>,
+pub async fn handler<S, K, M, R, P>(
+    deps: &MailerDeps<S, K, M, R, P>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Diagnostic>
 where
@@ -124,6 +134,7 @@ where
     K: KeySource,
     M: Mailer,
     R: TaskResumer,
+    P: Pipelines,
 {
     handle(deps, &event.payload, crate::store::now_secs()).await
 }
@@ -179,8 +190,8 @@ fn scrub(value: &mut Value, secrets: &[String]) {
 }
 
 /// Handles one invocation payload at time `now` (epoch seconds).
-pub async fn handle<S, K, M, R>(
-    deps: &MailerDeps<S, K, M, R>,
+pub async fn handle<S, K, M, R, P>(
+    deps: &MailerDeps<S, K, M, R, P>,
     event: &Value,
     now: i64,
 ) -> Result<Value, Diagnostic>
@@ -189,6 +200,7 @@ where
     K: KeySource,
     M: Mailer,
     R: TaskResumer,
+    P: Pipelines,
 {
     tracing::debug!(event = %loggable(event), "approval request received");
     let requests = parse_event(event, &deps.settings.policy).map_err(|e| {
@@ -200,8 +212,26 @@ where
     let mut failure = None;
     for request in requests {
         let answer = match request {
-            Ok(request) => ask(deps, request, now).await,
-            Err(invalid) => Err(refuse(deps, invalid).await),
+            Ok(request) => match confirm(deps, &request.target).await {
+                Confirmed::Real(facts) => {
+                    match with_pipeline_facts(request, facts, &deps.settings.policy) {
+                        Ok(request) => ask(deps, request, now).await,
+                        Err(invalid) => Err(refuse(deps, invalid).await),
+                    }
+                }
+                Confirmed::Dropped(answer) => Ok(answer),
+                Confirmed::Unconfirmed(d) => Err(d),
+            },
+            // A CodePipeline notification is confirmed before its approval is rejected: a
+            // forged one must not reject someone else's approval.
+            Err(invalid) => match invalid.target.as_ref().map(|t| (t, t.kind())) {
+                Some((target, "codepipeline")) => match confirm(deps, target).await {
+                    Confirmed::Real(_) => Err(refuse(deps, invalid).await),
+                    Confirmed::Dropped(answer) => Ok(answer),
+                    Confirmed::Unconfirmed(d) => Err(d),
+                },
+                _ => Err(refuse(deps, invalid).await),
+            },
         };
         match answer {
             Ok(a) => answers.push(a),
@@ -218,6 +248,110 @@ where
     })
 }
 
+/// What CodePipeline says about a notification.
+enum Confirmed {
+    /// The named action waits with exactly this token (Step Functions requests: always).
+    Real(Option<Facts>),
+    /// Not a waiting approval: logged and dropped, nobody emailed, nothing rejected.
+    Dropped(Value),
+    /// CodePipeline could not be asked: nobody emailed; the invocation fails, so Lambda retries.
+    Unconfirmed(Diagnostic),
+}
+
+/// For a CodePipeline approval: `GetPipelineState` must show the named pipeline, stage and action
+/// waiting for approval with exactly the notification's token; then its execution's source
+/// revision and author are read. A Step Functions token cannot be checked: it is taken as is.
+async fn confirm<S, K, M, R, P: Pipelines>(
+    deps: &MailerDeps<S, K, M, R, P>,
+    target: &Target,
+) -> Confirmed {
+    let Target::CodePipeline {
+        pipeline,
+        stage,
+        action,
+        ..
+    } = target
+    else {
+        return Confirmed::Real(None);
+    };
+    match deps.pipelines.check(target).await {
+        Ok(Check::Waiting { execution_id }) => Confirmed::Real(Some(
+            deps.pipelines
+                .facts(pipeline, execution_id.as_deref())
+                .await,
+        )),
+        Ok(Check::NotWaiting(reason)) => {
+            tracing::warn!(
+                pipeline = %pipeline,
+                stage = %stage,
+                action = %action,
+                %reason,
+                "CodePipeline approval message dropped: the action does not wait for approval with \
+                 this token (nobody emailed, nothing rejected)"
+            );
+            Confirmed::Dropped(json!({
+                "dropped": true,
+                "reason": format!("{} is not waiting for approval with this message's token: {reason}", target.describe()),
+            }))
+        }
+        Err(e) => {
+            tracing::error!(pipeline = %pipeline, error = %e, "cannot confirm the CodePipeline approval: nobody emailed");
+            Confirmed::Unconfirmed(diagnostic(
+                CHECK_ERROR,
+                format!(
+                    "Tollgate could not confirm that {} waits for approval, so it emailed nobody: {e}",
+                    target.describe()
+                ),
+            ))
+        }
+    }
+}
+
+/// The pipeline's own facts in the request: its execution and source revision in the details,
+/// and the revision's commit author as the requester (left out of the approvers unless
+/// `AllowSelfApproval`); an unknown author is said so.
+fn with_pipeline_facts(
+    mut request: ApprovalRequest,
+    facts: Option<Facts>,
+    policy: &Policy,
+) -> Result<ApprovalRequest, Invalid> {
+    let Some(facts) = facts else {
+        return Ok(request);
+    };
+    let mut rows = Vec::new();
+    if let Some(id) = &facts.execution_id {
+        rows.push(("Execution".to_string(), id.clone()));
+    }
+    if let Some(revision) = &facts.revision {
+        let text = match &revision.summary {
+            Some(summary) if !summary.trim().is_empty() => {
+                format!("{} ({})", revision.revision_id, one_line(summary))
+            }
+            _ => revision.revision_id.clone(),
+        };
+        rows.push(("Source revision".to_string(), clip(&text, MAX_VALUE_CHARS)));
+        if let Some(url) = revision.url.as_deref().filter(|u| !u.is_empty()) {
+            request.links.insert(
+                0,
+                ("Source revision".to_string(), clip(url, MAX_VALUE_CHARS)),
+            );
+        }
+    }
+    let requester = match &facts.requester {
+        Requester::Known(email) => email.clone(),
+        Requester::Unknown(why) => format!("unknown ({})", clip(&one_line(why), 300)),
+    };
+    rows.push(("Requested by".to_string(), requester));
+    // After Pipeline, Stage and Action (the first three rows).
+    let at = request.details.len().min(3);
+    request.details.splice(at..at, rows);
+    request.details.truncate(crate::request::MAX_ENTRIES);
+    match facts.requester {
+        Requester::Known(email) => with_requester(request, &email, policy),
+        Requester::Unknown(_) => Ok(request),
+    }
+}
+
 fn diagnostic(error_type: &str, message: String) -> Diagnostic {
     Diagnostic {
         error_type: error_type.to_string(),
@@ -226,8 +360,8 @@ fn diagnostic(error_type: &str, message: String) -> Diagnostic {
 }
 
 /// An unusable request: fail its workflow (when the token is known) instead of leaving it waiting.
-async fn refuse<S, K, M, R: TaskResumer>(
-    deps: &MailerDeps<S, K, M, R>,
+async fn refuse<S, K, M, R: TaskResumer, P>(
+    deps: &MailerDeps<S, K, M, R, P>,
     invalid: Invalid,
 ) -> Diagnostic {
     let reason = format!("the approval request is unusable: {}", invalid.reason);
@@ -248,8 +382,8 @@ async fn refuse<S, K, M, R: TaskResumer>(
 }
 
 /// Stores the approval and sends the emails; on any failure, fails the workflow.
-async fn ask<S, K, M, R>(
-    deps: &MailerDeps<S, K, M, R>,
+async fn ask<S, K, M, R, P>(
+    deps: &MailerDeps<S, K, M, R, P>,
     request: ApprovalRequest,
     now: i64,
 ) -> Result<Value, Diagnostic>
@@ -477,8 +611,8 @@ where
 }
 
 /// The approval a request with this token created before, if any.
-async fn stored_request<S, K, M, R>(
-    deps: &MailerDeps<S, K, M, R>,
+async fn stored_request<S, K, M, R, P>(
+    deps: &MailerDeps<S, K, M, R, P>,
     token: &str,
 ) -> Result<Option<crate::store::Loaded>, StoreError>
 where
@@ -499,8 +633,8 @@ where
 }
 
 /// Withdraws a stored approval (its links then say so) and fails the workflow with `reason`.
-async fn give_up<S, K, M, R>(
-    deps: &MailerDeps<S, K, M, R>,
+async fn give_up<S, K, M, R, P>(
+    deps: &MailerDeps<S, K, M, R, P>,
     approval: &mut Approval,
     stored: bool,
     reason: String,

@@ -403,6 +403,30 @@ pub fn parse_codepipeline(message: &Value, policy: &Policy) -> Result<ApprovalRe
     })
 }
 
+/// `request` with `requester` as who asked for it: they are left out of the approvers (unless
+/// self-approval is allowed), and a quorum the others cannot meet refuses the request, saying so.
+/// (For CodePipeline approvals the requester is the source revision's commit author.)
+pub fn with_requester(
+    mut request: ApprovalRequest,
+    requester: &str,
+    policy: &Policy,
+) -> Result<ApprovalRequest, Invalid> {
+    let requester = requester.trim().to_ascii_lowercase();
+    let settled = settle(
+        request.approvers.clone(),
+        request.quorum.clone(),
+        Some(&requester),
+        policy,
+    )
+    .map_err(|r| Invalid::new(Some(&request.target), r))?;
+    request.required_approvals = settled.quorum.total();
+    request.approvers = settled.approvers;
+    request.quorum = settled.quorum;
+    request.membership = settled.membership;
+    request.requested_by = Some(requester);
+    Ok(request)
+}
+
 /// CodePipeline writes `expires` as `2016-07-07T20:22Z` (no seconds); RFC 3339 is accepted too.
 pub fn parse_pipeline_time(text: &str) -> Option<i64> {
     use aws_smithy_types::DateTime;

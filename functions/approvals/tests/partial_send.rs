@@ -70,6 +70,7 @@ fn flaky_deps(
             ),
         },
         resumer: deps.resumer,
+        pipelines: deps.pipelines,
         settings: deps.settings,
     }
 }

@@ -62,6 +62,30 @@ def seed(box) -> None:
             raise
     box.resources["ApprovalSigningSecret"] = secrets.describe_secret(SecretId=SIGNING_SECRET)["ARN"]
     seed_sample_approval(session.client("dynamodb", endpoint_url=box.url), box.table)
+    # The pipeline of events/approval-mailer.codepipeline-sns.json waits for approval with the
+    # sample's token (GetPipelineState, the front's stand-in): approval-mailer confirms it first.
+    with box.fake.lock:
+        box.fake.pipeline_states[SAMPLE_PIPELINE] = waiting_pipeline_state(SAMPLE_PIPELINE_TOKEN)
+
+
+# The sample CodePipeline notification's pipeline and token.
+SAMPLE_PIPELINE = "orders-api"
+SAMPLE_PIPELINE_TOKEN = "1a2b3c4d-573f-4ea7-a67e-0123456789ab"
+SAMPLE_PIPELINE_EXECUTION = "7c2f5c2a-1b7e-4d0a-9a51-0123456789ab"
+
+
+def waiting_pipeline_state(token: str) -> list[dict]:
+    """GetPipelineState's stageStates: Source succeeded, Approve / ReleaseManager waiting with `token`."""
+    return [
+        {"stageName": "Source", "inboundTransitionState": {"enabled": True},
+         "latestExecution": {"pipelineExecutionId": SAMPLE_PIPELINE_EXECUTION, "status": "Succeeded"},
+         "actionStates": [{"actionName": "Source", "latestExecution": {"status": "Succeeded", "lastStatusChange": int(time.time())}}]},
+        {"stageName": "Approve", "inboundTransitionState": {"enabled": True},
+         "latestExecution": {"pipelineExecutionId": SAMPLE_PIPELINE_EXECUTION, "status": "InProgress"},
+         "actionStates": [{"actionName": "ReleaseManager", "latestExecution": {
+             "actionExecutionId": "5d0e7a5c-3b1f-4c2d-8e9f-0a1b2c3d4e5f", "status": "InProgress",
+             "lastStatusChange": int(time.time()), "token": token}}]},
+    ]
 
 
 def play(play: Play, log_level: str = "INFO") -> Iterator[Result]:
@@ -198,7 +222,22 @@ def situations(world: Approvals, result):
                  done["status"] == "SUCCEEDED" and len(sent_emails(manager)) == known,
                  "SUCCEEDED without an email", checks="the example state machine's Choice")
 
-    # 9. The sample events in events/ (the story created the approval they refer to).
+    # 9. A forged CodePipeline notification: the sample's pipeline, stage and action, another token.
+    forged = sample("approval-mailer.codepipeline-sns.json")
+    message = json.loads(forged["Records"][0]["Sns"]["Message"])
+    message["approval"]["token"] = str(uuid.uuid4())
+    forged["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    known = len(sent_emails(manager))
+    kind, answer = world.mailer.invoke(forged)
+    time.sleep(0.5)
+    dropped = kind == "response" and isinstance(answer, dict) and answer.get("dropped") is True
+    yield result("a forged CodePipeline notification (its token is not the one the action waits with)", "request refused",
+                 f"{kind}: {json.dumps(answer)[:300]}; emails sent: {len(sent_emails(manager)) - known}",
+                 dropped and len(sent_emails(manager)) == known and message["approval"]["token"] not in world.logs(),
+                 "dropped: no email, nothing rejected, the token in no log line",
+                 checks="GetPipelineState (the front's stand-in) before any email")
+
+    # 10. The sample events in events/ (the story created the approval they refer to).
     for function, name, check in (
         ("approval-mailer", "approval-mailer.step-functions.json", lambda a: isinstance(a, dict) and a.get("sentTo") == 2),
         ("approval-mailer", "approval-mailer.codepipeline-sns.json", lambda a: isinstance(a, dict) and a.get("sentTo") == 1),
@@ -220,7 +259,7 @@ def situations(world: Approvals, result):
         yield result(f"{function} with the sample event {name}", "sample event", f"{kind}: {json.dumps(shown)[:300]}",
                      ok, expected, checks=f"events/{name}")
 
-    # 10. Logs.
+    # 11. Logs.
     logs = world.logs()
     tokens = world.tokens_seen()
     leaked = [t for t in tokens if t in logs] + [k for k in (SAMPLE_KEY,) if k in logs]

@@ -248,6 +248,7 @@ impl World {
             keys: self.keys(),
             mailer: SesMailer::new(aws_sdk_ses::Client::new(&self.sdk), sender),
             resumer: self.resumer(),
+            pipelines: approvals::pipeline::TrustingPipelines,
             settings: MailerSettings {
                 base_url: BASE_URL.into(),
                 sender: sender.into(),
