@@ -538,10 +538,32 @@ pub trait BranchSource: Send + Sync {
 }
 
 /// The production [`BranchSource`]: CodeCommit's GetRepository/GetBranch and GitHub's REST API.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Branches {
     pub codecommit: aws_sdk_codecommit::Client,
+    /// GitHub without a token (public repositories), or the client tests give.
     pub github: octocrab::Octocrab,
+    /// The token, read from Secrets Manager on the first GitHub call (not at start-up); `None`:
+    /// `github` is used as it is.
+    pub token: Option<GitHubToken>,
+}
+
+/// A GitHub token in a Secrets Manager secret, and the client made with it once it is read.
+#[derive(Debug)]
+pub struct GitHubToken {
+    secret: SecretsManagerSecret,
+    api_url: String,
+    client: tokio::sync::OnceCell<octocrab::Octocrab>,
+}
+
+impl GitHubToken {
+    pub fn new(secret: SecretsManagerSecret, api_url: impl Into<String>) -> Self {
+        GitHubToken {
+            secret,
+            api_url: api_url.into(),
+            client: tokio::sync::OnceCell::new(),
+        }
+    }
 }
 
 fn is_not_found(err: &octocrab::Error) -> bool {
@@ -549,36 +571,50 @@ fn is_not_found(err: &octocrab::Error) -> bool {
 }
 
 impl Branches {
+    /// The GitHub client: with the token once read (a token that cannot be read is an error:
+    /// never silently anonymous).
+    async fn github(&self) -> Result<&octocrab::Octocrab, AwsError> {
+        let Some(token) = &self.token else {
+            return Ok(&self.github);
+        };
+        token
+            .client
+            .get_or_try_init(|| async {
+                let text = token.secret.text().await?;
+                let built = octocrab::Octocrab::builder()
+                    .base_uri(token.api_url.as_str())
+                    .and_then(|b| b.personal_token(text).build());
+                built.map_err(|e| AwsError {
+                    action: "GitHub client".into(),
+                    reason: e.to_string(),
+                })
+            })
+            .await
+    }
+
     async fn github_exists(&self, repository: &str, branch: &str) -> Result<bool, AwsError> {
+        let github = self.github().await?;
         let error = |what: &str, e: &octocrab::Error| AwsError {
             action: format!("GitHub {what}"),
             reason: e.to_string(),
         };
         let repo_route = format!("/repos/{}", tollgate::github::path(repository));
         // A repository we cannot see is not evidence that the branch is gone: fail closed.
-        self.github
+        github
             .get::<serde_json::Value, _, ()>(&repo_route, None)
             .await
             .map_err(|e| error(&format!("repository {repository}"), &e))?;
         if let Some(number) = crate::events::pull_request_number(branch) {
             // A pull request's stack lives while the pull request is open.
             let route = format!("{repo_route}/pulls/{number}");
-            return match self
-                .github
-                .get::<serde_json::Value, _, ()>(&route, None)
-                .await
-            {
+            return match github.get::<serde_json::Value, _, ()>(&route, None).await {
                 Ok(pr) => Ok(pr.get("state").and_then(serde_json::Value::as_str) == Some("open")),
                 Err(e) if is_not_found(&e) => Ok(false),
                 Err(e) => Err(error(&format!("pull request {number}"), &e)),
             };
         }
         let route = format!("{repo_route}/branches/{}", tollgate::github::path(branch));
-        match self
-            .github
-            .get::<serde_json::Value, _, ()>(&route, None)
-            .await
-        {
+        match github.get::<serde_json::Value, _, ()>(&route, None).await {
             Ok(_) => Ok(true),
             Err(e) if is_not_found(&e) => Ok(false),
             Err(e) => Err(error(&format!("branch {branch}"), &e)),
@@ -623,6 +659,7 @@ impl BranchSource for Branches {
         number: u64,
         body: &str,
     ) -> Result<(), AwsError> {
+        let github = self.github().await?;
         let error = |what: &str, e: &octocrab::Error| AwsError {
             action: format!("GitHub {what} {repository}#{number}"),
             reason: e.to_string(),
@@ -634,8 +671,7 @@ impl BranchSource for Branches {
         // At most 10 pages of 100: a pull request with more comments gets a new status comment.
         let mut found = None;
         for page in 1..=10u32 {
-            let comments: Vec<serde_json::Value> = self
-                .github
+            let comments: Vec<serde_json::Value> = github
                 .get(
                     &issue,
                     Some(&[("per_page", "100"), ("page", &page.to_string())]),
@@ -659,13 +695,13 @@ impl BranchSource for Branches {
                     "/repos/{}/issues/comments/{id}",
                     tollgate::github::path(repository)
                 );
-                self.github
+                github
                     .patch::<serde_json::Value, _, _>(&route, Some(&payload))
                     .await
                     .map_err(|e| error("edit comment", &e))?;
             }
             None => {
-                self.github
+                github
                     .post::<_, serde_json::Value>(&issue, Some(&payload))
                     .await
                     .map_err(|e| error("comment", &e))?;
@@ -680,12 +716,12 @@ impl BranchSource for Branches {
         number: u64,
         label: &str,
     ) -> Result<bool, AwsError> {
+        let github = self.github().await?;
         let route = format!(
             "/repos/{}/issues/{number}/labels",
             tollgate::github::path(repository)
         );
-        let labels: Vec<serde_json::Value> = self
-            .github
+        let labels: Vec<serde_json::Value> = github
             .get(&route, Some(&[("per_page", "100")]))
             .await
             .map_err(|e| AwsError {

@@ -3,7 +3,7 @@
 use tollgate::config::{ConfigError, Env, Origin, parsed_or, required};
 use tollgate::state::DynamoStateStore;
 
-use crate::adapters::{AwsStacks, BranchTemplate, Branches, SecretsManagerSecret};
+use crate::adapters::{AwsStacks, BranchTemplate, Branches, GitHubToken, SecretsManagerSecret};
 use crate::filters::{BranchFilter, DEFAULT_INCLUDE, RepositoryFilter};
 use crate::handler::{Deps, Mode, Settings};
 use crate::naming::validate_prefix;
@@ -165,19 +165,16 @@ async fn build(env: &impl Env) -> Result<AwsDeps, ConfigError> {
         .unwrap_or_else(|| "https://api.github.com".into());
     let sdk = tollgate::aws::load(env).await?;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let mut github = octocrab::Octocrab::builder()
+    let github = octocrab::Octocrab::builder()
         .base_uri(api_url.as_str())
+        .and_then(|b| b.build())
         .map_err(|e| invalid("GITHUB_API_URL", &api_url, e))?;
-    if let Some(token_arn) = env.var("GITHUB_TOKEN_SECRET_ARN") {
-        let token = SecretsManagerSecret::new(secrets.clone(), &token_arn)
-            .text()
-            .await
-            .map_err(|e| invalid("GITHUB_TOKEN_SECRET_ARN", &token_arn, e))?;
-        github = github.personal_token(token);
-    }
-    let github = github
-        .build()
-        .map_err(|e| invalid("GITHUB_API_URL", &api_url, e))?;
+    // The token is read on the first GitHub call, not at start-up: without it (or while its
+    // secret cannot be read) everything that does not need GitHub still works.
+    let token = env
+        .var("GITHUB_TOKEN_SECRET_ARN")
+        .filter(|arn| !arn.trim().is_empty())
+        .map(|arn| GitHubToken::new(SecretsManagerSecret::new(secrets.clone(), arn), &api_url));
     Ok(Deps {
         settings,
         store: DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
@@ -188,6 +185,7 @@ async fn build(env: &impl Env) -> Result<AwsDeps, ConfigError> {
         branches: Branches {
             codecommit: aws_sdk_codecommit::Client::new(&sdk),
             github,
+            token,
         },
         secret: SecretsManagerSecret::new(secrets, secret_arn),
     })

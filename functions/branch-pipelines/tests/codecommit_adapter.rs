@@ -30,6 +30,7 @@ fn branches(rules: &[&Rule]) -> Branches {
             .expect("url")
             .build()
             .expect("octocrab"),
+        token: None,
     }
 }
 

@@ -174,6 +174,7 @@ async fn a_delete_failed_stack_with_a_refilled_versioned_bucket_is_emptied_and_r
                 .expect("url")
                 .build()
                 .expect("octocrab"),
+            token: None,
         },
         secret: FixedSecret(b"unused".to_vec()),
     };

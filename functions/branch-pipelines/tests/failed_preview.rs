@@ -163,6 +163,7 @@ async fn a_failed_previews_comment_names_the_failed_resource_and_cloudformations
                 .expect("url")
                 .build()
                 .expect("octocrab"),
+            token: None,
         },
         secret: FixedSecret(b"unused".to_vec()),
     };

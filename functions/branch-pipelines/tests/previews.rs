@@ -19,6 +19,8 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 const REPO: &str = "octo-org/orders-api";
 const ACCOUNT: &str = "123456789012";
 const DAY: i64 = 86_400;
+/// The GitHub token the function reads from Secrets Manager on its first GitHub call.
+const TOKEN: &str = "ghp_previewsTestToken0000000000000000";
 const TEMPLATE: &str = r#"
 AWSTemplateFormatVersion: "2010-09-09"
 Parameters:
@@ -61,6 +63,17 @@ impl Respond for FakeGitHub {
         let Some(rest) = path.strip_prefix(&repo) else {
             return not_found;
         };
+        // Like GitHub: writing a comment needs the token (read from Secrets Manager).
+        let authorized = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.ends_with(&format!(" {TOKEN}")));
+        if method != "GET" && !authorized {
+            return ResponseTemplate::new(401).set_body_json(
+                json!({"message": "Requires authentication", "documentation_url": "https://docs.github.com/rest"}),
+            );
+        }
         let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
         match (method.as_str(), parts.as_slice()) {
             ("GET", [""]) => ResponseTemplate::new(200).set_body_json(json!({"full_name": REPO})),
@@ -164,6 +177,16 @@ async fn world(ttl_days: u32) -> World {
         .arn()
         .unwrap_or_default()
         .to_string();
+    let token_arn = aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(unique("bp-previews-token"))
+        .secret_string(TOKEN)
+        .send()
+        .await
+        .expect("token secret")
+        .arn()
+        .unwrap_or_default()
+        .to_string();
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let prefix = format!("bpv{}x{n}", std::process::id() % 100_000);
@@ -178,6 +201,7 @@ async fn world(ttl_days: u32) -> World {
         ("ACCOUNT_ID", ACCOUNT.into()),
         ("GITHUB_WEBHOOK_SECRET_ARN", secret_arn),
         ("GITHUB_API_URL", server.uri()),
+        ("GITHUB_TOKEN_SECRET_ARN", token_arn),
         ("GITHUB_REPOSITORIES", "octo-org/*".into()),
         ("BRANCH_MODE", "pull-request".into()),
         ("BRANCH_TTL_DAYS", ttl_days.to_string()),

@@ -166,6 +166,7 @@ async fn world(mode: Mode) -> World {
                 .expect("url")
                 .build()
                 .expect("octocrab"),
+            token: None,
         },
         secret: FixedSecret(SECRET.as_bytes().to_vec()),
     };

@@ -151,6 +151,7 @@ async fn world(github_url: &str, max_stacks: usize) -> World {
         branches: Branches {
             codecommit: codecommit_client(existing.clone()),
             github,
+            token: None,
         },
         secret: FixedSecret(SECRET.as_bytes().to_vec()),
     };

@@ -51,6 +51,12 @@ fn the_binary_answers_an_empty_event_with_a_stable_error_type_not_a_rust_type() 
                 "GITHUB_WEBHOOK_SECRET_ARN",
                 "arn:aws:secretsmanager:eu-west-1:111111111111:secret:hook",
             ),
+            // Read on the first GitHub call, never at start-up: an unreadable one stops nothing.
+            (
+                "GITHUB_TOKEN_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:111111111111:secret:no-such-token",
+            ),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
         ],
         &serde_json::json!({}),
     )
