@@ -223,6 +223,9 @@ def situations(world: Approvals, result):
                  "SUCCEEDED without an email", checks="the example state machine's Choice")
 
     # 9. A forged CodePipeline notification: the sample's pipeline, stage and action, another token.
+    # (The sample's pipeline waits with the sample's token: GetPipelineState, the front's stand-in.)
+    with world.box.fake.lock:
+        world.box.fake.pipeline_states[SAMPLE_PIPELINE] = waiting_pipeline_state(SAMPLE_PIPELINE_TOKEN)
     forged = sample("approval-mailer.codepipeline-sns.json")
     message = json.loads(forged["Records"][0]["Sns"]["Message"])
     message["approval"]["token"] = str(uuid.uuid4())
