@@ -9,6 +9,13 @@
     GET /repos/{owner}/{repo}                           the repository (full_name, default_branch)
     GET /repos/{owner}/{repo}/branches/{branch}         a branch added with add_branch; else 404
                                                         "Branch not found" (branch-pipelines asks)
+    GET /repos/{owner}/{repo}/pulls/{number}            a pull request added with add_pull (state,
+                                                        head, labels, merged); else 404
+    GET /repos/{owner}/{repo}/issues/{number}/labels    its labels
+    GET /repos/{owner}/{repo}/issues/{number}/comments  its comments (per_page/page), oldest first
+    POST /repos/{owner}/{repo}/issues/{number}/comments a new comment; PATCH
+    /repos/{owner}/{repo}/issues/comments/{id} edits one. Writing needs the token, as on GitHub
+    (none: 401 "Requires authentication"); github.comments(full_name, number) reads them back.
 
 Repositories are private: a request needs `Authorization: Bearer <token>` (or `token <token>`)
 with the seeded token; a wrong one is 401 "Bad credentials", none is 404 (as GitHub hides a
@@ -61,6 +68,9 @@ class GitHubStandIn:
         self.repositories: dict[str, list[Commit]] = {}
         self.branches: dict[str, set[str]] = {}  # full name -> branches besides the default
         self.public: set[str] = set()  # repositories anyone may read (no token needed)
+        self.pulls: dict[tuple[str, int], dict] = {}  # (full name, number) -> state, head, labels
+        self.issue_comments: dict[tuple[str, int], list[dict]] = {}  # -> [{"id", "body"}], oldest first
+        self.comment_ids = 0
         self.requests: list[tuple[str, dict, int]] = []
         self.rate_limited = 0
         self.used = 0
@@ -83,7 +93,18 @@ class GitHubStandIn:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                status, body, headers = stand_in.answer(self.path, self.headers.get("Authorization"))
+                self._reply("GET")
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._reply("POST")
+
+            def do_PATCH(self) -> None:  # noqa: N802
+                self._reply("PATCH")
+
+            def _reply(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                payload = self.rfile.read(length) if length else b""
+                status, body, headers = stand_in.answer(self.path, self.headers.get("Authorization"), method, payload)
                 raw = json.dumps(body).encode()
                 self.send_response(status)
                 for name, value in headers.items():
@@ -125,15 +146,99 @@ class GitHubStandIn:
         with self.lock:
             self.branches.get(full_name, set()).discard(branch)
 
+    def add_pull(self, full_name: str, number: int, head: str, sha: str, labels: tuple[str, ...] = (),
+                 public: bool = False) -> None:
+        """An open pull request of `full_name` from branch `head` at `sha` (its repository is
+        created if unknown); its comments start empty."""
+        with self.lock:
+            self.repositories.setdefault(full_name, [])
+            if public:
+                self.public.add(full_name)
+            self.pulls[(full_name, number)] = {"state": "open", "merged": False, "head": head, "sha": sha,
+                                               "labels": list(labels)}
+            self.issue_comments[(full_name, number)] = []
+
+    def close_pull(self, full_name: str, number: int, merged: bool = True) -> None:
+        with self.lock:
+            self.pulls[(full_name, number)].update(state="closed", merged=merged)
+
+    def comments(self, full_name: str, number: int) -> list[str]:
+        """The bodies of a pull request's comments, oldest first."""
+        with self.lock:
+            return [c["body"] for c in self.issue_comments.get((full_name, number), [])]
+
     # -------------------------------------------------------------- answers
-    def answer(self, raw_path: str, authorization: str | None) -> tuple[int, object, dict]:
+    def answer(self, raw_path: str, authorization: str | None, method: str = "GET",
+               payload: bytes = b"") -> tuple[int, object, dict]:
         parsed = urllib.parse.urlsplit(raw_path)
         path = urllib.parse.unquote(parsed.path)
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query).items()}
         with self.lock:
-            status, body, headers = self._answer(path, query, authorization)
+            parts = path.strip("/").split("/")
+            if len(parts) >= 5 and parts[0] == "repos" and parts[3] in ("pulls", "issues"):
+                status, body, headers = self._pulls(method, parts, query, payload, authorization)
+            elif method != "GET":
+                status, body, headers = 404, {"message": "Not Found", "documentation_url": DOCS, "status": "404"}, {}
+            else:
+                status, body, headers = self._answer(path, query, authorization)
             self.requests.append((path, query, status))
         return status, body, headers
+
+    def _pulls(self, method: str, parts: list[str], query: dict, payload: bytes,
+               authorization: str | None) -> tuple[int, object, dict]:
+        """Pull requests, their labels and their (issue) comments."""
+        headers = self._rate_headers()
+        full_name = f"{parts[1]}/{parts[2]}"
+        scheme, _, credential = (authorization or "").partition(" ")
+        token_ok = bool(authorization) and scheme.lower() in ("bearer", "token") and credential == self.token
+        if authorization and not token_ok:
+            return 401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"}, headers
+        not_found = {"message": "Not Found", "documentation_url": DOCS, "status": "404"}
+        if full_name not in self.repositories or not (token_ok or full_name in self.public):
+            return 404, not_found, headers
+        if method != "GET" and not token_ok:
+            return 401, {"message": "Requires authentication", "documentation_url": "https://docs.github.com/rest",
+                         "status": "401"}, headers
+        self.used += 1
+        if parts[3] == "issues" and parts[4] == "comments" and len(parts) == 6 and method == "PATCH":
+            for comments in self.issue_comments.values():
+                for comment in comments:
+                    if str(comment["id"]) == parts[5]:
+                        comment["body"] = json.loads(payload or b"{}").get("body", "")
+                        comment["updated_at"] = _iso(int(time.time()))
+                        return 200, comment, headers
+            return 404, not_found, headers
+        try:
+            number = int(parts[4])
+        except ValueError:
+            return 404, not_found, headers
+        pull = self.pulls.get((full_name, number))
+        if pull is None:
+            return 404, not_found, headers
+        rest = parts[5:]
+        if parts[3] == "pulls" and not rest and method == "GET":
+            return 200, {"number": number, "state": pull["state"], "merged": pull["merged"],
+                         "head": {"ref": pull["head"], "sha": pull["sha"]},
+                         "labels": [{"name": name} for name in pull["labels"]],
+                         "html_url": f"https://github.com/{full_name}/pull/{number}"}, headers
+        if parts[3] == "issues" and rest == ["labels"] and method == "GET":
+            return 200, [{"name": name} for name in pull["labels"]], headers
+        if parts[3] == "issues" and rest == ["comments"]:
+            comments = self.issue_comments.setdefault((full_name, number), [])
+            if method == "POST":
+                self.comment_ids += 1
+                comment = {"id": self.comment_ids, "body": json.loads(payload or b"{}").get("body", ""),
+                           "created_at": _iso(int(time.time())), "updated_at": _iso(int(time.time()))}
+                comments.append(comment)
+                return 201, comment, headers
+            if method == "GET":
+                try:
+                    page = max(1, int(query.get("page", 1)))
+                    per_page = min(MAX_PER_PAGE, max(1, int(query.get("per_page", DEFAULT_PER_PAGE))))
+                except ValueError:
+                    page, per_page = 1, DEFAULT_PER_PAGE
+                return 200, comments[(page - 1) * per_page: page * per_page], headers
+        return 404, not_found, headers
 
     def _rate_headers(self) -> dict:
         remaining = 0 if self.rate_limited else max(0, RATE_LIMIT - self.used)

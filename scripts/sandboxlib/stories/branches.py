@@ -25,7 +25,8 @@ from ..story import Play, Result
 
 NAME = "branch-pipelines"
 SUMMARY = ("a stack per feature branch: created from CodeCommit and a signed GitHub webhook, duplicates, "
-           "excluded branches, deleted with its bucket emptied first, stacks that are not Tollgate's left alone")
+           "excluded branches, deleted with its bucket emptied first, a pull request's preview with its comment on GitHub, "
+           "stacks that are not Tollgate's left alone")
 FUNCTIONS = ("branch-pipelines",)  # under cargo lambda watch
 EXAMPLES = {"branch-pipelines": "branch-pipelines.codecommit-created.json"}
 # The sandbox's deploy-time values, as `sam deploy --parameter-overrides` would give them:
@@ -34,8 +35,11 @@ EXAMPLES = {"branch-pipelines": "branch-pipelines.codecommit-created.json"}
 #   BranchExclude      so that the story shows an excluded branch (feature/wip-*) being left alone
 #   GitHubRepositories the sample webhooks' owner (other repositories' deliveries are ignored)
 #   GitHubApiUrl       the GitHub stand-in (sandboxlib.github), where the function confirms that a
-#                      branch exists before creating and is gone before deleting; its port is
-#                      chosen here because the functions' environment is fixed when they start
+#                      branch exists before creating and is gone before deleting, and writes a pull
+#                      request's status comment; its port is chosen here because the functions'
+#                      environment is fixed when they start
+#   GitHubTokenSecretArn  a secret seed() puts the stand-in's token in (writing a comment needs it)
+#   BranchMode         both: GitHub branches get stacks, and pull requests previews
 TEMPLATE_BUCKET = "tollgate-sandbox-templates"
 
 
@@ -51,7 +55,11 @@ PARAMETERS = {
     "BranchExclude": "feature/wip-*",
     "GitHubRepositories": "octo-org/*",
     "GitHubApiUrl": f"http://127.0.0.1:{GITHUB_PORT}",
+    "GitHubTokenSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tollgate-sandbox-github-token",
+    "BranchMode": "both",
 }
+GITHUB_TOKEN_SECRET_NAME = "tollgate-sandbox-github-token"
+GITHUB_TOKEN = "ghp_tollgateSandboxStandInToken000000000"  # the stand-in's; never a real token
 # The template's resources as the sandbox names them (for !Ref / !GetAtt).
 WEBHOOK_SECRET_NAME = "tollgate-github-webhook"
 RESOURCES = {
@@ -72,16 +80,22 @@ Description: >-
 Parameters:
   BranchName: {Type: String}
   RepositoryName: {Type: String}
+  PullRequestNumber: {Type: String, Default: ""}
+  HeadSha: {Type: String, Default: ""}
 Resources:
   ArtifactBucket:
     Type: AWS::S3::Bucket
 Outputs:
   Branch: {Value: !Ref BranchName}
   Repository: {Value: !Ref RepositoryName}
+  Url: {Value: !Sub "https://${AWS::StackName}.preview.example.com/"}
 """
 REPOSITORY = "orders-api"  # the sample events' CodeCommit repository
 GITHUB_REPOSITORY = "octo-org/orders-api"  # the sample webhooks' repository
 BRANCH = "feature/login-page"  # the sample events' branch
+PULL_REQUEST = 7  # events/branch-pipelines.stack-status.json's stack is this pull request's preview
+PULL_REQUEST_BRANCH = "feature/checkout"
+HEAD_SHA = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
 
 
 def stack_name(prefix: str, repository: str, branch: str) -> str:
@@ -105,7 +119,7 @@ _GITHUB: dict = {}  # the one GitHub stand-in of this process, on GITHUB_PORT
 def github(box) -> GitHubStandIn:
     """The GitHub stand-in at GitHubApiUrl (started once, stopped with the sandbox)."""
     if "stand_in" not in _GITHUB:
-        stand_in = GitHubStandIn("unused: the sample repository is public")
+        stand_in = GitHubStandIn(GITHUB_TOKEN)
         stand_in.start(GITHUB_PORT)
         _GITHUB["stand_in"] = stand_in
 
@@ -124,6 +138,8 @@ def seed(box) -> None:
     sample webhooks' GitHub repository with its branch (the GitHub stand-in). Idempotent."""
     box.fake.codecommit_branches[REPOSITORY] = {"main", BRANCH, "feature/wip-spike", "release/2.0"}
     github(box).add_branch(GITHUB_REPOSITORY, BRANCH, public=True)
+    github(box).add_branch(GITHUB_REPOSITORY, PULL_REQUEST_BRANCH, public=True)
+    github(box).add_pull(GITHUB_REPOSITORY, PULL_REQUEST, PULL_REQUEST_BRANCH, HEAD_SHA, public=True)
     import boto3
     from botocore.exceptions import ClientError
 
@@ -133,11 +149,12 @@ def seed(box) -> None:
         s3.create_bucket(Bucket=TEMPLATE_BUCKET)
     s3.put_object(Bucket=TEMPLATE_BUCKET, Key=TEMPLATE_KEY, Body=BRANCH_TEMPLATE.encode())
     secrets = session.client("secretsmanager", endpoint_url=box.url)
-    try:
-        secrets.create_secret(Name=WEBHOOK_SECRET_NAME, SecretString=SAMPLE_WEBHOOK_SECRET)
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ResourceExistsException":
-            raise
+    for name, value in ((WEBHOOK_SECRET_NAME, SAMPLE_WEBHOOK_SECRET), (GITHUB_TOKEN_SECRET_NAME, GITHUB_TOKEN)):
+        try:
+            secrets.create_secret(Name=name, SecretString=value)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceExistsException":
+                raise
     codecommit = session.client("codecommit", endpoint_url=box.url)
     try:
         codecommit.create_repository(repositoryName=REPOSITORY, repositoryDescription="the sample events' repository")
@@ -261,7 +278,7 @@ def play(play: Play) -> Iterator[Result]:
         "stack created", f"branch-pipelines answered {json.dumps(answer)}; moto: {stacks.describe(stack)}",
         answer.get("outcome") == "created" and stack is not None and stack["StackStatus"] == "CREATE_COMPLETE"
         and name == stack_name(prefix, REPOSITORY, BRANCH)
-        and params == {"BranchName": BRANCH, "RepositoryName": REPOSITORY}
+        and {k: params.get(k) for k in ("BranchName", "RepositoryName")} == {"BranchName": BRANCH, "RepositoryName": REPOSITORY}
         and tags == {"tollgate:managed": "true", "tollgate:repository": REPOSITORY, "tollgate:branch": BRANCH,
                      "tollgate:source": "codecommit"},
         f"a CREATE_COMPLETE stack {stack_name(prefix, REPOSITORY, BRANCH)} from {template_url}, with parameters "
@@ -364,6 +381,9 @@ def play(play: Play) -> Iterator[Result]:
         status == 200 and body.get("outcome") == "deleting" and github_stack_name and stacks.get(github_stack_name) is None,
         "200 deleting, and the stack gone")
 
+    # -------------------------------------------------- a pull request's preview and its comment
+    yield from pull_request_preview(play, stacks, prefix)
+
     # -------------------------------------------------- stacks Tollgate did not make for this branch
     untagged = stack_name(prefix, REPOSITORY, "feature/hand-made")
     other = stack_name(prefix, REPOSITORY, "feature/borrowed")
@@ -387,12 +407,97 @@ def play(play: Play) -> Iterator[Result]:
 
     # -------------------------------------------------- the webhook secret stays out of the log
     logs = box.logs()
+    leaked = [name for name, value in (("the webhook secret", SAMPLE_WEBHOOK_SECRET), ("the GitHub token", GITHUB_TOKEN))
+              if value in logs]
     yield play.result(
-        "the function log never contains the webhook secret", "log check",
-        f"{logs.count(chr(10))} log lines; " + ("LEAKED the webhook secret" if SAMPLE_WEBHOOK_SECRET in logs else "no webhook secret in them"),
-        SAMPLE_WEBHOOK_SECRET not in logs and "branch handled" in logs,
-        "no webhook secret, and the branches handled logged", checks=f"the functions' log, secret {WEBHOOK_SECRET_NAME}")
+        "the function log never contains the webhook secret or the GitHub token", "log check",
+        f"{logs.count(chr(10))} log lines; " + (f"LEAKED {', '.join(leaked)}" if leaked else "neither the webhook secret nor the token in them"),
+        not leaked and "branch handled" in logs,
+        "no webhook secret, no token, and the branches handled logged",
+        checks=f"the functions' log, secrets {WEBHOOK_SECRET_NAME} and {GITHUB_TOKEN_SECRET_NAME}")
 
+
+
+def pull_request_body(action: str) -> dict:
+    """A GitHub `pull_request` delivery's body for the sample repository's pull request."""
+    return {"action": action, "number": PULL_REQUEST,
+            "pull_request": {"number": PULL_REQUEST, "state": "closed" if action == "closed" else "open", "draft": False,
+                             "merged": action == "closed", "labels": [],
+                             "head": {"ref": PULL_REQUEST_BRANCH, "sha": HEAD_SHA}, "base": {"ref": "main"}},
+            "repository": {"full_name": GITHUB_REPOSITORY, "name": "orders-api", "private": False, "default_branch": "main",
+                           "owner": {"login": "octo-org"}},
+            "sender": {"login": "octocat"}}
+
+
+def comment_lines(body: str) -> str:
+    """The comment's table rows, one line: what a reviewer reads on the pull request."""
+    rows = [line.strip("| ").replace(" | ", ": ") for line in body.splitlines()
+            if line.startswith("| ") and not line.startswith("| |") and "---" not in line and "| Output | Value |" not in line]
+    return "; ".join(rows)
+
+
+def pull_request_preview(play: Play, stacks: "Stacks", prefix: str) -> Iterator[Result]:
+    """BranchMode both: a pull request opened gets a preview stack and one comment on it, which
+    CloudFormation's status change rewrites with the real outcome; closed deletes the stack and
+    the comment says so. The comment is read back from the GitHub stand-in."""
+    stand_in = github(play.box)
+    stand_in.add_pull(GITHUB_REPOSITORY, PULL_REQUEST, PULL_REQUEST_BRANCH, HEAD_SHA, public=True)  # afresh
+    expected_name = stack_name(prefix, GITHUB_REPOSITORY, f"pull-request:{PULL_REQUEST}")
+    opened = signed_webhook("branch-pipelines.github-create.json", "pull_request", pull_request_body("opened"),
+                            str(uuid.uuid4()))
+    play.sent.append(f"branch-pipelines.github-create.json (as a signed pull_request opened, #{PULL_REQUEST})")
+    status, body = webhook_answer(play.invoke(FUNCTION, opened))
+    preview = stacks.get(expected_name)
+    params = {p["ParameterKey"]: p["ParameterValue"] for p in (preview or {}).get("Parameters", [])}
+    first = stand_in.comments(GITHUB_REPOSITORY, PULL_REQUEST)
+    # CloudFormation's "Stack Status Change" for it (moto sends none: the sample, for this stack)
+    changed = play.event("branch-pipelines.stack-status.json")
+    if preview is not None:
+        changed["resources"] = [preview["StackId"]]
+        changed["detail"]["stack-id"] = preview["StackId"]
+        changed["detail"]["status-details"]["status"] = preview["StackStatus"]
+    answer = play.invoke(FUNCTION, changed)
+    comments = stand_in.comments(GITHUB_REPOSITORY, PULL_REQUEST)
+    comment = comments[0] if comments else ""
+    url = f"https://{expected_name}.preview.example.com/"
+    yield play.result(
+        f"pull request #{PULL_REQUEST} is opened on GitHub (signed pull_request webhook): its preview stack appears, "
+        "and CloudFormation's status change puts the real outcome on its one comment, read back from the GitHub stand-in",
+        "stack created",
+        f"the webhook answered {status} {json.dumps(body)}; moto: {stacks.describe(preview)}; "
+        f"{len(first)} comment after opening; the status change answered {json.dumps(answer)}; "
+        f"{len(comments)} comment now: {comment_lines(comment)}",
+        status == 200 and body.get("outcome") == "created" and preview is not None
+        and params.get("PullRequestNumber") == str(PULL_REQUEST) and params.get("HeadSha") == HEAD_SHA
+        and params.get("BranchName") == PULL_REQUEST_BRANCH
+        and len(first) == 1 and "CREATE\\_IN\\_PROGRESS" in first[0]
+        and answer.get("outcome") == "status" and answer.get("commented") is True
+        and len(comments) == 1 and comment.startswith("<!-- tollgate:preview -->")
+        and f"`{expected_name}`" in comment and "**CREATE\\_COMPLETE**" in comment and "preview ready" in comment
+        and f"| Url | [{url.replace('_', chr(92) + '_')}]({url}) |" in comment
+        and f"| Commit | `{HEAD_SHA}` |" in comment and "| Deleted if idle after | " in comment,
+        f"200 created, a stack {expected_name} with PullRequestNumber={PULL_REQUEST}, HeadSha and BranchName="
+        f"{PULL_REQUEST_BRANCH}; one comment (marker <!-- tollgate:preview -->), first CREATE_IN_PROGRESS, then, edited "
+        f"in place, CREATE_COMPLETE with the Url output as a link, the commit and when it is deleted if idle",
+        checks=f"the GitHub stand-in's comments on {GITHUB_REPOSITORY}#{PULL_REQUEST}")
+
+    stand_in.close_pull(GITHUB_REPOSITORY, PULL_REQUEST, merged=True)
+    closed = signed_webhook("branch-pipelines.github-create.json", "pull_request", pull_request_body("closed"),
+                            str(uuid.uuid4()))
+    play.sent.append(f"branch-pipelines.github-create.json (as a signed pull_request closed, #{PULL_REQUEST}, merged)")
+    status, body = webhook_answer(play.invoke(FUNCTION, closed))
+    comments = stand_in.comments(GITHUB_REPOSITORY, PULL_REQUEST)
+    comment = comments[0] if comments else ""
+    yield play.result(
+        f"pull request #{PULL_REQUEST} is merged (signed pull_request closed): its preview is deleted and its comment, "
+        "edited in place, says so", "stack deleted",
+        f"the webhook answered {status} {json.dumps(body)}; moto: stack {expected_name} "
+        f"{'gone' if stacks.get(expected_name) is None else 'still there'}; {len(comments)} comment: {comment_lines(comment)}",
+        status == 200 and body.get("outcome") == "deleting" and stacks.get(expected_name) is None
+        and len(comments) == 1 and "pull request closed: preview deleted" in comment
+        and "Deleted if idle after" not in comment,
+        "200 deleting, the stack gone, and still one comment, now saying the preview was deleted",
+        checks=f"the GitHub stand-in's comments on {GITHUB_REPOSITORY}#{PULL_REQUEST}")
 
 
 def bench(box, profile: str = "release") -> list[tuple]:
