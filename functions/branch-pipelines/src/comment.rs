@@ -155,6 +155,54 @@ pub fn render(status: &PreviewStatus) -> String {
 mod tests {
     use super::*;
 
+    /// The comment docs/branch-pipelines.md pictures (docs/images/pr-comment.png is drawn from
+    /// docs/images/pr-comment.md by scripts/comment_image.py).
+    fn documented_example() -> String {
+        let outputs = vec![
+            (
+                "Url".to_string(),
+                "https://tollgate-branch-pull-request-7-343d3f1a11.preview.example.com/"
+                    .to_string(),
+            ),
+            (
+                "ArtifactBucket".to_string(),
+                "tollgate-branch-pull-request-7-343d3f1-artifactbucket-1x2y3z4w5v6u".to_string(),
+            ),
+            (
+                "PipelineName".to_string(),
+                "tollgate-branch-pull-request-7-343d3f1a11".to_string(),
+            ),
+        ];
+        render(&PreviewStatus {
+            stack: "tollgate-branch-pull-request-7-343d3f1a11",
+            status: "CREATE_COMPLETE",
+            head_sha: Some("6dcb09b5b57875f334f61aebed695e2e4193db5e"),
+            event: "preview ready",
+            updated: 1_795_341_852,
+            idle_deletion: IdleDeletion::At(1_795_341_852 + 30 * 86_400),
+            outputs: &outputs,
+            failure: None,
+            warning: None,
+        })
+    }
+
+    #[test]
+    fn the_documented_comment_is_what_render_writes() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/images/pr-comment.md"
+        );
+        let rendered = documented_example();
+        if std::env::var_os("TOLLGATE_BLESS").is_some() {
+            std::fs::write(path, &rendered).expect("write the documented comment");
+        }
+        let documented = std::fs::read_to_string(path).unwrap_or_default();
+        assert_eq!(
+            documented, rendered,
+            "docs/images/pr-comment.md is stale: TOLLGATE_BLESS=1 cargo test -p branch-pipelines --lib documented, then scripts/comment_image.py"
+        );
+    }
+
     #[test]
     fn dates_are_utc_calendar_dates() {
         assert_eq!(utc(0), "1970-01-01 00:00 UTC");
