@@ -1,14 +1,24 @@
-//! Adapters behind small traits: `MetricSink` (CloudWatch), `CommitHistory` (GitHub through
-//! octocrab), `OpsItems` (SSM GetOpsItem) and `PipelineHistory` (CodePipeline), and `Accounts`,
+//! Adapters behind small traits: `MetricSink` (CloudWatch), `CommitHistory` (GitHub's REST API
+//! over the AWS SDK's own HTTPS connector), `OpsItems` (SSM GetOpsItem) and `PipelineHistory`
+//! (CodePipeline), and `Accounts`,
 //! the clients that read another account's pipelines and OpsItems (sts:AssumeRole).
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
 
+use std::time::Duration;
+
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use aws_smithy_runtime_api::client::http::{
+    HttpConnector, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::DateTime;
-use serde::{Deserialize, Serialize};
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::decide::{message_of_summary, parse_time, partition, repository_of_url, split_identity};
 use crate::error::DoraError;
@@ -148,11 +158,150 @@ pub trait CommitHistory: Send + Sync {
     ) -> impl Future<Output = Result<Option<CommitInfo>, DoraError>> + Send;
 }
 
-/// The production [`CommitHistory`]: GitHub's REST API through octocrab (no retries: a rate
-/// limit or a 5xx is returned as an error so that EventBridge retries the event).
-#[derive(Debug, Clone)]
+/// The production [`CommitHistory`]: GitHub's REST API (no retries: a rate limit or a 5xx is
+/// returned as an error so that EventBridge retries the event).
+///
+/// Requests go through the HTTPS connector the AWS SDK already links (`aws-smithy-http-client`,
+/// rustls on aws-lc-rs), so the binary carries one HTTP stack, not a second one for GitHub.
+#[derive(Clone)]
 pub struct GitHubCommits {
-    pub client: octocrab::Octocrab,
+    /// `GITHUB_API_URL` without a trailing `/` (GitHub Enterprise Server: `https://<host>/api/v3`).
+    api_url: String,
+    /// `Bearer <token>`.
+    authorization: String,
+    connector: SharedHttpConnector,
+}
+
+impl std::fmt::Debug for GitHubCommits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("GitHubCommits")
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long a connection to GitHub may take to open, and a response to start arriving.
+pub const GITHUB_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long GitHub may leave a response waiting between reads.
+pub const GITHUB_READ_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// `url` if it can be GitHub's API root (`http(s)://host[:port][/path]`), without a trailing `/`.
+pub fn github_api_url(url: &str) -> Result<String, String> {
+    let uri: http::Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("https" | "http") => {}
+        _ => return Err("the URL must start with https:// (or http://)".into()),
+    }
+    if uri.authority().is_none() {
+        return Err("the URL has no host".into());
+    }
+    if uri.query().is_some() {
+        return Err("the URL must not have a query string".into());
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+/// GitHub's error body (`{"message": ...}`).
+#[derive(Deserialize)]
+struct GitHubMessage {
+    #[serde(default)]
+    message: String,
+}
+
+impl GitHubCommits {
+    /// A client of the API at `api_url` (see [`github_api_url`]) authenticated with `token`.
+    pub fn new(api_url: &str, token: &str) -> Result<Self, String> {
+        let api_url = github_api_url(api_url)?;
+        let authorization = format!("Bearer {token}");
+        // Checked here, so that sending it cannot fail (the message never shows the token).
+        http::HeaderValue::from_str(&authorization)
+            .map_err(|_| "the token holds characters an HTTP header cannot carry".to_string())?;
+        let settings = HttpConnectorSettings::builder()
+            .connect_timeout(GITHUB_CONNECT_TIMEOUT)
+            .read_timeout(GITHUB_READ_TIMEOUT)
+            .build();
+        let connector = aws_smithy_http_client::default_connector(
+            &settings,
+            aws_smithy_async::rt::sleep::default_async_sleep(),
+        )
+        .ok_or("no HTTPS connector is built in")?;
+        Ok(GitHubCommits {
+            api_url,
+            authorization,
+            connector,
+        })
+    }
+
+    /// GET `route` (`/repos/...`, `query` appended as given): the JSON body on 2xx, `None` on 404
+    /// or 422 (GitHub's "no such commit"), an error naming `action` otherwise.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        route: &str,
+        query: &str,
+        action: &str,
+    ) -> Result<Option<T>, DoraError> {
+        let failed = |reason: String| DoraError::GitHub {
+            action: action.to_string(),
+            reason,
+        };
+        let mut request = HttpRequest::new(SdkBody::empty());
+        let uri = if query.is_empty() {
+            format!("{}{route}", self.api_url)
+        } else {
+            format!("{}{route}?{query}", self.api_url)
+        };
+        request
+            .set_uri(uri.as_str())
+            .map_err(|e| failed(format!("bad request URL: {e}")))?;
+        let headers = request.headers_mut();
+        headers.insert("authorization", self.authorization.clone());
+        headers.insert("accept", "application/vnd.github+json");
+        headers.insert("x-github-api-version", "2022-11-28");
+        headers.insert("user-agent", "tollgate-dora");
+        let response = self
+            .connector
+            .call(request)
+            .await
+            .map_err(|e| failed(error_chain(&e)))?;
+        let status = response.status().as_u16();
+        let body = ByteStream::new(response.into_body())
+            .collect()
+            .await
+            .map_err(|e| failed(error_chain(&e)))?
+            .into_bytes();
+        match status {
+            200..=299 => serde_json::from_slice(&body).map(Some).map_err(|e| {
+                failed(format!(
+                    "{status} with a body that is not the expected JSON: {e}"
+                ))
+            }),
+            404 | 422 => Ok(None),
+            _ => {
+                let kind = match status {
+                    403 | 429 => "rate limited or forbidden",
+                    500..=599 => "server error",
+                    _ => "refused",
+                };
+                let message = serde_json::from_slice::<GitHubMessage>(&body)
+                    .map(|m| m.message)
+                    .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(200).collect());
+                Err(failed(format!("{status} {kind}: {message}")))
+            }
+        }
+    }
+}
+
+/// An error and its sources, as one line.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Commits per page of a comparison (GitHub's maximum).
@@ -186,12 +335,6 @@ struct Comparison {
     commits: Vec<ApiCommit>,
 }
 
-#[derive(Serialize)]
-struct Page {
-    per_page: u32,
-    page: u32,
-}
-
 fn commit_info(c: &ApiCommit) -> Option<CommitInfo> {
     let date = c
         .commit
@@ -203,32 +346,6 @@ fn commit_info(c: &ApiCommit) -> Option<CommitInfo> {
         sha: c.sha.clone(),
         time: parse_time(date)?,
     })
-}
-
-fn github_status(err: &octocrab::Error) -> Option<u16> {
-    match err {
-        octocrab::Error::GitHub { source, .. } => Some(source.status_code.as_u16()),
-        _ => None,
-    }
-}
-
-fn github_error(action: &str, err: &octocrab::Error) -> DoraError {
-    let reason = match err {
-        octocrab::Error::GitHub { source, .. } => {
-            let status = source.status_code.as_u16();
-            let kind = match status {
-                403 | 429 => "rate limited or forbidden",
-                500..=599 => "server error",
-                _ => "refused",
-            };
-            format!("{status} {kind}: {}", source.message)
-        }
-        other => other.to_string(),
-    };
-    DoraError::GitHub {
-        action: action.into(),
-        reason,
-    }
 }
 
 impl CommitHistory for GitHubCommits {
@@ -249,14 +366,9 @@ impl CommitHistory for GitHubCommits {
         let mut total = 0;
         let pages = MAX_COMPARE_COMMITS.div_ceil(COMPARE_PAGE_SIZE as usize);
         for page in 1..=u32::try_from(pages).unwrap_or(u32::MAX) {
-            let params = Page {
-                per_page: COMPARE_PAGE_SIZE,
-                page,
-            };
-            let got: Comparison = match self.client.get(&route, Some(&params)).await {
-                Ok(got) => got,
-                Err(e) if matches!(github_status(&e), Some(404 | 422)) => return Ok(None),
-                Err(e) => return Err(github_error(&action, &e)),
+            let query = format!("per_page={COMPARE_PAGE_SIZE}&page={page}");
+            let Some(got) = self.get::<Comparison>(&route, &query, &action).await? else {
+                return Ok(None);
             };
             let n = got.commits.len();
             commits.extend(got.commits.iter().filter_map(commit_info));
@@ -286,11 +398,12 @@ impl CommitHistory for GitHubCommits {
             tollgate::github::path(repository),
             tollgate::github::path(sha)
         );
-        match self.client.get::<ApiCommit, _, ()>(&route, None).await {
-            Ok(c) => Ok(commit_info(&c)),
-            Err(e) if matches!(github_status(&e), Some(404 | 422)) => Ok(None),
-            Err(e) => Err(github_error(&format!("commit {repository}@{sha}"), &e)),
-        }
+        let action = format!("commit {repository}@{sha}");
+        Ok(self
+            .get::<ApiCommit>(&route, "", &action)
+            .await?
+            .as_ref()
+            .and_then(commit_info))
     }
 }
 
@@ -869,6 +982,52 @@ mod tests {
         assert_eq!(with.dimensions()[0].value(), Some("web"));
         assert!(datum(&p, None).dimensions().is_empty());
         assert_eq!(with.timestamp().map(|t| t.secs()), Some(1_000));
+    }
+
+    #[test]
+    fn a_github_api_url_keeps_its_path_and_loses_a_trailing_slash() {
+        assert_eq!(
+            github_api_url("https://api.github.com/").as_deref(),
+            Ok("https://api.github.com")
+        );
+        // GitHub Enterprise Server's API lives under /api/v3: routes are appended to it.
+        assert_eq!(
+            github_api_url("https://ghe.example.com/api/v3").as_deref(),
+            Ok("https://ghe.example.com/api/v3")
+        );
+        assert_eq!(
+            github_api_url("http://127.0.0.1:8080").as_deref(),
+            Ok("http://127.0.0.1:8080")
+        );
+    }
+
+    #[test]
+    fn a_github_api_url_without_scheme_or_host_or_with_a_query_is_refused() {
+        for bad in [
+            "api.github.com",
+            "ftp://api.github.com",
+            "https://",
+            "https://api.github.com/?x=1",
+            "not a url",
+        ] {
+            assert!(github_api_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_github_client_never_shows_its_token() {
+        let client =
+            GitHubCommits::new("https://api.github.com", "ghp_secret_value").expect("a client");
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("ghp_secret_value"), "{shown}");
+        assert!(shown.contains("https://api.github.com"), "{shown}");
+    }
+
+    #[test]
+    fn a_token_no_header_can_carry_is_refused_without_showing_it() {
+        let err = GitHubCommits::new("https://api.github.com", "ghp_line\nbreak")
+            .expect_err("a newline cannot go into a header");
+        assert!(!err.contains("ghp_line"), "{err}");
     }
 }
 

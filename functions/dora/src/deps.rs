@@ -180,13 +180,10 @@ async fn load_github(
         );
         return Ok(None);
     };
-    let client = octocrab::Octocrab::builder()
-        .base_uri(api_url)
-        .map_err(|e| invalid("GITHUB_API_URL", api_url, e))?
-        .personal_token(token)
-        .build()
-        .map_err(|e| invalid("GITHUB_API_URL", api_url, e))?;
-    Ok(Some(GitHubCommits { client }))
+    crate::adapters::github_api_url(api_url).map_err(|e| invalid("GITHUB_API_URL", api_url, e))?;
+    GitHubCommits::new(api_url, &token)
+        .map(Some)
+        .map_err(|e| invalid("GITHUB_TOKEN_SECRET_ARN", arn, e))
 }
 
 /// The production [`CommitHistory`] of the lead-time calculator: GitHub through the token in
@@ -207,8 +204,7 @@ impl LazyGitHub {
         api_url: String,
         sdk: aws_config::SdkConfig,
     ) -> Result<Self, ConfigError> {
-        octocrab::Octocrab::builder()
-            .base_uri(api_url.as_str())
+        crate::adapters::github_api_url(&api_url)
             .map_err(|e| invalid("GITHUB_API_URL", &api_url, e))?;
         Ok(LazyGitHub {
             arn,

@@ -148,3 +148,108 @@ async fn the_pipeline_structure_is_read_once_per_cold_start() {
     // GetPipeline is rules[0].
     assert_eq!(rules[0].num_calls(), 1);
 }
+
+/// GitHub's REST API through the production client (the AWS SDK's HTTPS connector), against
+/// wiremock: what it sends, and how it reads GitHub's answers.
+mod github_rest {
+    use dora::adapters::{CommitHistory, GitHubCommits};
+    use dora::error::DoraError;
+    use wiremock::matchers::{header, method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn comparison() -> serde_json::Value {
+        serde_json::json!({
+            "total_commits": 1,
+            "commits": [{"sha": "b", "commit": {"author": {"date": "2026-01-01T00:00:00Z"}}}]
+        })
+    }
+
+    #[tokio::test]
+    async fn a_compare_sends_the_token_as_a_bearer_and_asks_for_full_pages() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/repos/acme/shop/compare/a...b"))
+            .and(header("authorization", "Bearer ghp_test_token"))
+            .and(header("accept", "application/vnd.github+json"))
+            .and(header("x-github-api-version", "2022-11-28"))
+            .and(query_param("per_page", "100"))
+            .and(query_param("page", "1"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(comparison()))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let github = GitHubCommits::new(&server.uri(), "ghp_test_token").expect("client");
+        let compared = github
+            .compare("acme/shop", "a", "b")
+            .await
+            .expect("compare")
+            .expect("found");
+        assert_eq!(compared.total, 1);
+        assert_eq!(compared.commits.len(), 1);
+        assert_eq!(compared.commits[0].sha, "b");
+        assert_eq!(compared.commits[0].time, 1_767_225_600);
+    }
+
+    #[tokio::test]
+    async fn a_github_enterprise_api_path_prefixes_every_route() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/api/v3/repos/acme/shop/commits/b"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"sha": "b", "commit": {"author": {"date": "2026-01-01T00:00:00Z"}}}),
+            ))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let api = format!("{}/api/v3/", server.uri());
+        let github = GitHubCommits::new(&api, "ghp_test_token").expect("client");
+        let commit = github.commit("acme/shop", "b").await.expect("commit");
+        assert_eq!(commit.map(|c| c.sha).as_deref(), Some("b"));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_commit_is_none_and_a_rate_limit_is_an_error_with_githubs_message() {
+        let server = MockServer::start().await;
+        Mock::given(path("/repos/acme/shop/commits/gone"))
+            .respond_with(
+                ResponseTemplate::new(422)
+                    .set_body_json(serde_json::json!({"message": "No commit found for SHA: gone"})),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(path("/repos/acme/shop/compare/a...b"))
+            .respond_with(ResponseTemplate::new(403).set_body_json(
+                serde_json::json!({"message": "API rate limit exceeded for user ID 1."}),
+            ))
+            .mount(&server)
+            .await;
+        let github = GitHubCommits::new(&server.uri(), "ghp_test_token").expect("client");
+        assert_eq!(
+            github.commit("acme/shop", "gone").await.expect("no error"),
+            None
+        );
+        let err = github
+            .compare("acme/shop", "a", "b")
+            .await
+            .expect_err("403");
+        assert!(matches!(err, DoraError::GitHub { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("compare acme/shop a...b")
+                && text.contains("403 rate limited or forbidden")
+                && text.contains("API rate limit exceeded"),
+            "{text}"
+        );
+        assert!(!text.contains("ghp_test_token"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_is_an_error_not_a_panic() {
+        let github = GitHubCommits::new("http://127.0.0.1:9", "ghp_test_token").expect("client");
+        let err = github
+            .compare("acme/shop", "a", "b")
+            .await
+            .expect_err("connection refused");
+        assert!(matches!(err, DoraError::GitHub { .. }), "{err:?}");
+    }
+}

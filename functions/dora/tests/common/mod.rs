@@ -1,5 +1,5 @@
 //! Test worlds for the DORA calculators: moto (state table, CloudWatch), CodePipeline and SSM
-//! answered by `aws-smithy-mocks` from a shared fake history, GitHub by wiremock behind octocrab.
+//! answered by `aws-smithy-mocks` from a shared fake history, GitHub by wiremock behind the production GitHub client.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -452,24 +452,20 @@ impl Respond for FakeGitHub {
     }
 }
 
-/// A wiremock GitHub serving `history`, and its octocrab client.
+/// A wiremock GitHub serving `history`, and the client of it.
 pub async fn github(history: &History) -> (MockServer, GitHubCommits) {
     let server = MockServer::start().await;
     Mock::given(wiremock::matchers::method("GET"))
         .respond_with(FakeGitHub(history.clone()))
         .mount(&server)
         .await;
-    let client = octocrab(&server);
-    (server, GitHubCommits { client })
+    let client = github_client(&server);
+    (server, client)
 }
 
-pub fn octocrab(server: &MockServer) -> octocrab::Octocrab {
-    octocrab::Octocrab::builder()
-        .base_uri(server.uri())
-        .unwrap()
-        .personal_token("ghp_test_token".to_string())
-        .build()
-        .unwrap()
+/// The production GitHub client, pointed at `server`.
+pub fn github_client(server: &MockServer) -> GitHubCommits {
+    GitHubCommits::new(&server.uri(), "ghp_test_token").expect("a GitHub client")
 }
 
 // ---------------------------------------------------------------------------- deps
