@@ -580,10 +580,15 @@ impl Branches {
         token
             .client
             .get_or_try_init(|| async {
-                let text = token.secret.text().await?;
-                let built = octocrab::Octocrab::builder()
-                    .base_uri(token.api_url.as_str())
-                    .and_then(|b| b.personal_token(text).build());
+                let text = token.secret.optional_text().await?;
+                if text.is_none() {
+                    tracing::warn!(secret = %token.secret.secret_id, "the GitHub token secret holds no token yet: GitHub is called without one (public repositories only, no pull request comment)");
+                }
+                let builder = octocrab::Octocrab::builder().base_uri(token.api_url.as_str());
+                let built = match text {
+                    Some(text) => builder.and_then(|b| b.personal_token(text).build()),
+                    None => builder.and_then(|b| b.build()),
+                };
                 built.map_err(|e| AwsError {
                     action: "GitHub client".into(),
                     reason: e.to_string(),
@@ -798,6 +803,36 @@ impl SecretsManagerSecret {
                 action: format!("GetSecretValue {}", self.secret_id),
                 reason: "the secret has no SecretString".into(),
             })
+    }
+}
+
+impl SecretsManagerSecret {
+    /// The secret's text; `None` when the secret exists but holds no value yet (the template
+    /// creates the token's secret empty) or an empty one.
+    pub async fn optional_text(&self) -> Result<Option<String>, AwsError> {
+        match self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .secret_string()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())),
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_resource_not_found_exception()
+                        && s.meta()
+                            .message()
+                            .is_some_and(|m| m.contains("secret value"))
+                }) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(aws_error(format!("GetSecretValue {}", self.secret_id), &e)),
+        }
     }
 }
 

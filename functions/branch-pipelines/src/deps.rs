@@ -146,10 +146,14 @@ pub const TEMPLATE_ORIGINS: &[(&str, Origin)] = &[
         "GITHUB_WEBHOOK_SECRET_ARN",
         Origin::Resource("GitHubWebhookSecret"),
     ),
+    (
+        "BRANCH_GITHUB_TOKEN_SECRET_ARN",
+        Origin::Resource("BranchGitHubTokenSecret"),
+    ),
 ];
 
 /// Builds everything from the environment (also `TABLE_NAME`, `GITHUB_WEBHOOK_SECRET_ARN`,
-/// `GITHUB_API_URL`, `GITHUB_TOKEN_SECRET_ARN`). An error names the stack parameter to set.
+/// `GITHUB_API_URL`, `GITHUB_TOKEN_SECRET_ARN`, `BRANCH_GITHUB_TOKEN_SECRET_ARN`). An error names the stack parameter to set.
 pub async fn from_env(env: &impl Env) -> Result<AwsDeps, ConfigError> {
     build(env)
         .await
@@ -171,9 +175,11 @@ async fn build(env: &impl Env) -> Result<AwsDeps, ConfigError> {
         .map_err(|e| invalid("GITHUB_API_URL", &api_url, e))?;
     // The token is read on the first GitHub call, not at start-up: without it (or while its
     // secret cannot be read) everything that does not need GitHub still works.
-    let token = env
-        .var("GITHUB_TOKEN_SECRET_ARN")
-        .filter(|arn| !arn.trim().is_empty())
+    // GITHUB_TOKEN_SECRET_ARN (a secret of yours, parameter GitHubTokenSecretArn) when set, else
+    // the secret the template creates empty for it (BRANCH_GITHUB_TOKEN_SECRET_ARN).
+    let token = ["GITHUB_TOKEN_SECRET_ARN", "BRANCH_GITHUB_TOKEN_SECRET_ARN"]
+        .iter()
+        .find_map(|name| env.var(name).filter(|arn| !arn.trim().is_empty()))
         .map(|arn| GitHubToken::new(SecretsManagerSecret::new(secrets.clone(), arn), &api_url));
     Ok(Deps {
         settings,

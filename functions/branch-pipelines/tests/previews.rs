@@ -139,6 +139,12 @@ struct World {
 }
 
 async fn world(ttl_days: u32) -> World {
+    world_with(ttl_days, true).await
+}
+
+/// `token`: the token is in GITHUB_TOKEN_SECRET_ARN's secret; else only the secret the template
+/// creates (BRANCH_GITHUB_TOKEN_SECRET_ARN) is there, still empty.
+async fn world_with(ttl_days: u32, token: bool) -> World {
     let sdk = moto_config().await;
     let server = MockServer::start().await;
     let github = FakeGitHub::default();
@@ -180,7 +186,7 @@ async fn world(ttl_days: u32) -> World {
     let token_arn = aws_sdk_secretsmanager::Client::new(&sdk)
         .create_secret()
         .name(unique("bp-previews-token"))
-        .secret_string(TOKEN)
+        .set_secret_string(token.then(|| TOKEN.to_string()))
         .send()
         .await
         .expect("token secret")
@@ -201,7 +207,14 @@ async fn world(ttl_days: u32) -> World {
         ("ACCOUNT_ID", ACCOUNT.into()),
         ("GITHUB_WEBHOOK_SECRET_ARN", secret_arn),
         ("GITHUB_API_URL", server.uri()),
-        ("GITHUB_TOKEN_SECRET_ARN", token_arn),
+        (
+            if token {
+                "GITHUB_TOKEN_SECRET_ARN"
+            } else {
+                "BRANCH_GITHUB_TOKEN_SECRET_ARN"
+            },
+            token_arn,
+        ),
         ("GITHUB_REPOSITORIES", "octo-org/*".into()),
         ("BRANCH_MODE", "pull-request".into()),
         ("BRANCH_TTL_DAYS", ttl_days.to_string()),
@@ -531,4 +544,19 @@ async fn preview_keep_survives_the_ttl_the_warning_is_posted_once_and_the_sweeps
         "{}",
         w.comments(11)[0]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_templates_token_secret_is_empty_a_preview_is_still_created_without_a_comment() {
+    let w = world_with(30, false).await;
+    w.open(21, &[]);
+    let out = w.pull_request("opened", 21, "ddddddd4").await;
+    assert_eq!(out["outcome"], "created", "{out}");
+    stack_of(&w.stacks().await, 21);
+    assert!(
+        w.comments(21).is_empty(),
+        "GitHub refuses a comment without a token"
+    );
+    let out = w.sweep().await;
+    assert_eq!(out["destroyed"], json!([]), "{out}");
 }

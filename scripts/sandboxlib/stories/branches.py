@@ -65,6 +65,8 @@ WEBHOOK_SECRET_NAME = "tollgate-github-webhook"
 RESOURCES = {
     "GitHubWebhookSecret": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{WEBHOOK_SECRET_NAME}",
     "BranchWebhookApi": "local-branch-webhooks",
+    # created empty, as the template creates it (GitHubTokenSecretArn, set above, is used instead)
+    "BranchGitHubTokenSecret": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tollgate-branch-github-token",
 }
 FUNCTION = "branch-pipelines"
 LOGICAL_ID = "BranchPipelinesFunction"
@@ -149,9 +151,10 @@ def seed(box) -> None:
         s3.create_bucket(Bucket=TEMPLATE_BUCKET)
     s3.put_object(Bucket=TEMPLATE_BUCKET, Key=TEMPLATE_KEY, Body=BRANCH_TEMPLATE.encode())
     secrets = session.client("secretsmanager", endpoint_url=box.url)
-    for name, value in ((WEBHOOK_SECRET_NAME, SAMPLE_WEBHOOK_SECRET), (GITHUB_TOKEN_SECRET_NAME, GITHUB_TOKEN)):
+    for name, value in ((WEBHOOK_SECRET_NAME, SAMPLE_WEBHOOK_SECRET), (GITHUB_TOKEN_SECRET_NAME, GITHUB_TOKEN),
+                        ("tollgate-branch-github-token", None)):
         try:
-            secrets.create_secret(Name=name, SecretString=value)
+            secrets.create_secret(Name=name, **({"SecretString": value} if value else {}))
         except ClientError as error:
             if error.response["Error"]["Code"] != "ResourceExistsException":
                 raise
