@@ -861,6 +861,17 @@ where
                 stack.name
             )));
         };
+        if stack.status == "DELETE_COMPLETE"
+            && let Some(live) = self.stacks.find(&stack.name).await?
+            && live.id != stack.id
+        {
+            // A late event of a deleted stack whose name a new one has taken (a reopened pull
+            // request): the comment is about the new one.
+            return Ok(ignored(format!(
+                "{} was deleted and a newer stack of that name exists",
+                stack.name
+            )));
+        }
         let failure = if is_failure(&stack.status) {
             let found = match self.stacks.recent_events(&stack.id).await {
                 Ok(events) => first_failure(&events),

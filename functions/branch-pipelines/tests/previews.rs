@@ -560,3 +560,34 @@ async fn while_the_templates_token_secret_is_empty_a_preview_is_still_created_wi
     let out = w.sweep().await;
     assert_eq!(out["destroyed"], json!([]), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_deletion_event_of_a_reopened_pull_requests_old_stack_leaves_the_comment_alone() {
+    let w = world(30).await;
+    w.open(31, &[]);
+    w.pull_request("opened", 31, "eeeeeee5").await;
+    let (_, old_id) = {
+        let stacks = w.stacks().await;
+        let (n, i) = stack_of(&stacks, 31);
+        (n.to_string(), i.to_string())
+    };
+    {
+        let mut s = w.github.0.lock().expect("lock");
+        s.pulls.insert(31, ("closed".into(), vec![]));
+    }
+    let out = w.pull_request("closed", 31, "eeeeeee5").await;
+    assert_eq!(out["outcome"], "deleting", "{out}");
+    w.open(31, &[]);
+    let out = w.pull_request("reopened", 31, "fffffff6").await;
+    assert_eq!(out["outcome"], "created", "{out}");
+    let writes = w.writes(31);
+    // CloudFormation's DELETE_COMPLETE for the old stack arrives after the new one exists.
+    let out = w.stack_status(&old_id, "DELETE_COMPLETE", ACCOUNT).await;
+    assert_eq!(out["outcome"], "ignored", "{out}");
+    assert_eq!(w.writes(31), writes);
+    assert!(
+        w.comments(31)[0].contains("CREATE\\_IN\\_PROGRESS"),
+        "{}",
+        w.comments(31)[0]
+    );
+}
