@@ -313,6 +313,28 @@ def main() -> int:
         check("ListActionExecutions: a moto pipeline without seeded history has none; an unknown one is PipelineNotFoundException",
               empty == [] and code == "PipelineNotFoundException", (empty, code))
 
+        # GetPipelineState (approvals confirm a waiting action's token with it)
+        fake.configure({"merge": True, "pipeline_states": {"orders-api-prod": [
+            {"stageName": "Approve", "inboundTransitionState": {"enabled": True},
+             "latestExecution": {"pipelineExecutionId": a5.id, "status": "InProgress"},
+             "actionStates": [{"actionName": "ReleaseManager", "latestExecution": {
+                 "status": "InProgress", "token": "0d6e7a5c-approval-token", "lastStatusChange": 1_790_000_000}}]}]}})
+        fake.configure({"merge": True, "pipeline_states": {"other": []}})
+        state = codepipeline.get_pipeline_state(name="orders-api-prod")
+        status, _, raw = aws_json(url, "CodePipeline_20150709.GetPipelineState", {"name": "orders-api-prod"})
+        problems = conforms(model.operation_model("GetPipelineState").output_shape, raw)
+        action = state["stageStates"][0]["actionStates"][0]["latestExecution"]
+        check("GetPipelineState: a seeded waiting approval (InProgress, its token, the stage's execution) in AWS's shape; merged seeds kept",
+              status == 200 and not problems and action["token"] == "0d6e7a5c-approval-token"
+              and state["stageStates"][0]["latestExecution"]["pipelineExecutionId"] == a5.id
+              and hasattr(state["created"], "tzinfo") and "other" in fake.pipeline_states, (problems[:5], action))
+        declared = codepipeline.get_pipeline_state(name="web-frontend")["stageStates"]
+        code, message, status = client_error(lambda: codepipeline.get_pipeline_state(name="no-such-pipeline"))
+        check("GetPipelineState: a moto pipeline without a seeded state lists its stages and actions, none run; "
+              "an unknown one is PipelineNotFoundException",
+              declared and all("latestExecution" not in a for st in declared for a in st["actionStates"])
+              and (code, status) == ("PipelineNotFoundException", 400) and "no-such-pipeline" in message, (declared[:1], code))
+
         # SSM OpsCenter
         ssm = session.client("ssm", endpoint_url=url)
         plans = {p.id: p for p in week.ops_items}

@@ -11,6 +11,7 @@ Layers; a module imports only from its own layer's infrastructure or the layers 
     front    the one endpoint: moto, plus AWS Health, CodePipeline job results and history,
              CloudFormation drift, SSM OpsItems and CloudWatch's CBOR protocol, which moto lacks
     history  CodePipeline execution history and SSM OpsItems, as the front answers them
+    motofixes  where moto answers differently from AWS, fixed in the front's process
     github   a local GitHub REST stand-in (compare with pagination, commits)
     runtime  the Lambda Runtime API: a function binary run as Lambda runs it, one event or many,
              and API Gateway's HTTP API in front of it

@@ -19,7 +19,8 @@ process, through the front's own endpoints:
   GET  /_tollgate/ping            {"sandbox": "tollgate"}
   GET  /_tollgate/state           what the stand-in holds (job results, calls, settings)
   GET  /_tollgate/jobs/<job id>   one job's result, 404 while it has none
-  POST /_tollgate/fake            JSON with any of FakeAws.SETTINGS, e.g. {"health_events": [...]}
+  POST /_tollgate/fake            JSON with any of FakeAws.SETTINGS, e.g. {"health_events": [...]};
+                                  "merge": true adds to map settings instead of replacing them
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from . import motofixes
 from .history import History
 from .paths import ACCOUNT, REGION
 
@@ -367,6 +369,11 @@ class FakeAws:
             }
 
     def configure(self, settings: dict) -> None:
+        """Replaces each setting given; with "merge": true, a setting that is a map (pipeline
+        history, pipeline states, OpsItems...) gets the given keys added or replaced and keeps the
+        others, so test processes sharing one sandbox do not undo each other's seeds."""
+        settings = dict(settings)
+        merge = settings.pop("merge", False) is True
         unknown = set(settings) - set(self.SETTINGS)
         if unknown:
             raise ValueError(f"unknown setting(s) {sorted(unknown)}; known: {', '.join(self.SETTINGS)}")
@@ -376,7 +383,11 @@ class FakeAws:
                     value = tuple(value)
                 if name == "stack_drifts":
                     value = {stack: [tuple(d) for d in drifts] for stack, drifts in value.items()}
-                setattr(self, name, value)
+                current = getattr(self, name)
+                if merge and isinstance(current, dict) and isinstance(value, dict):
+                    current.update(value)
+                else:
+                    setattr(self, name, value)
 
 
 _SERVICE_MODELS: dict = {}
@@ -632,6 +643,7 @@ class Front:
 
     def __init__(self, fake: FakeAws) -> None:
         self.fake = fake
+        motofixes.apply()  # where moto answers differently from AWS (sandboxlib.motofixes)
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.moto.debug = True  # as moto_server sets it
         # DynamoDB applies a conditional write or a transaction atomically; moto checks the

@@ -6,10 +6,8 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write as _};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 
 use approvals::mailer::{MailerDeps, handle};
 use approvals::pipeline::{AwsPipelines, LazyGitHub};
@@ -58,21 +56,12 @@ fn deps_with_token(
     }
 }
 
-/// What this process seeded in the sandbox's stand-in (its settings are replaced whole, so each
-/// test's pipelines are merged into everyone's here).
-static SEEDED: Mutex<(BTreeMap<String, Value>, BTreeMap<String, Value>)> =
-    Mutex::new((BTreeMap::new(), BTreeMap::new()));
-
-/// Seeds `pipeline`'s state (GetPipelineState) and, optionally, its execution history.
+/// Seeds `pipeline`'s state (GetPipelineState) and, optionally, its execution history, merged
+/// into what the sandbox holds (other tests, in this process or another, seed theirs too).
 fn seed(pipeline: &str, stage_states: Value, history: Option<Value>) {
-    let mut seeded = SEEDED.lock().unwrap();
-    seeded.0.insert(pipeline.to_string(), stage_states);
+    let mut settings = json!({"merge": true, "pipeline_states": {pipeline: stage_states}});
     if let Some(h) = history {
-        seeded.1.insert(pipeline.to_string(), h);
-    }
-    let mut settings = json!({"pipeline_states": seeded.0});
-    if !seeded.1.is_empty() {
-        settings["pipeline_history"] = json!(seeded.1);
+        settings["pipeline_history"] = json!({ pipeline: h });
     }
     let (status, text) = http(
         "POST",

@@ -389,6 +389,71 @@ async fn a_timed_out_task_marks_the_approval_expired_and_answers_410() {
     );
 }
 
+/// The race behind the flaky timed-out test: Step Functions is asked about a token no execution
+/// waits for (the timed-out task's) while other executions are starting (other tests'). moto
+/// walked every execution, and one whose worker had not made its environment yet crashed the
+/// lookup: 500 InternalFailure, so the approval answered 502 instead of 410. The sandbox now
+/// answers as AWS does (`sandboxlib.motofixes`): the workflow no longer waits, every time.
+#[tokio::test]
+async fn a_token_no_execution_waits_for_is_no_longer_waiting_even_while_other_executions_start() {
+    use approvals::adapters::{Outcome, ResumeError, TaskResumer};
+    use approvals::model::{Choice, Decision, Target};
+    let world = World::new().await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let starters: Vec<_> = (0..3)
+        .map(|_| {
+            let (sfn, machine, stop) =
+                (world.sfn.clone(), world.state_machine.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // A small release: Choice, then Pass; each execution starts and ends at once.
+                    let _ = sfn
+                        .start_execution()
+                        .state_machine_arn(&machine)
+                        .name(tollgate_tests::unique("starting"))
+                        .input(json!({"changedResources": 1}).to_string())
+                        .send()
+                        .await;
+                }
+            })
+        })
+        .collect();
+    let resumer = world.resumer();
+    let outcome = Outcome::Decided {
+        approval_id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+        decision: Decision {
+            outcome: Choice::Approve,
+            approver: "a@example.com".into(),
+            approved_by: vec!["a@example.com".into()],
+            comment: String::new(),
+            at: now_secs(),
+            progress: vec![],
+        },
+    };
+    let mut answers = Vec::new();
+    for i in 0..150 {
+        let target = Target::StepFunctions {
+            task_token: format!("a-token-no-execution-waits-for-{i}"),
+        };
+        answers.push(resumer.resume(&target, &outcome).await);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for starter in starters {
+        let _ = starter.await;
+    }
+    let wrong: Vec<_> = answers
+        .iter()
+        .filter(|a| !matches!(a, Err(ResumeError::NoLongerWaiting(_))))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} of {} answers were not 'no longer waiting': {:?}",
+        wrong.len(),
+        answers.len(),
+        wrong.first()
+    );
+}
+
 #[tokio::test]
 async fn two_of_three_approvers_resume_the_workflow_and_one_approver_twice_does_not_count() {
     let world = World::new().await;
