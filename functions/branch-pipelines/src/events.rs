@@ -36,6 +36,8 @@ pub enum Change {
     Deleted,
     /// New commits: only refreshes the branch's last activity.
     Updated,
+    /// A pull request's `preview:keep` label was added or removed: its comment says so.
+    Relabeled,
 }
 
 /// The pull request a change is about (GitHub `pull_request` events).
@@ -278,6 +280,9 @@ struct GitHubPullRequestEvent {
     action: String,
     pull_request: GitHubPullRequestBody,
     repository: GitHubRepository,
+    /// The label a `labeled` / `unlabeled` delivery is about.
+    #[serde(default)]
+    label: Option<GitHubLabel>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -313,6 +318,12 @@ pub fn github_change(request: &WebhookRequest) -> Result<Option<BranchChange>, U
                 "opened" | "reopened" | "ready_for_review" => Change::Created,
                 "synchronize" => Change::Updated,
                 "closed" => Change::Deleted,
+                "labeled" | "unlabeled"
+                    if p.label.as_ref().map(|l| l.name.as_str())
+                        == Some(crate::status::KEEP_LABEL) =>
+                {
+                    Change::Relabeled
+                }
                 _ => return Ok(None),
             };
             let pr = p.pull_request;
@@ -481,6 +492,7 @@ mod tests {
             ("synchronize", Some(Change::Updated)),
             ("closed", Some(Change::Deleted)),
             ("labeled", None),
+            ("edited", None),
         ] {
             let mut b = body.clone();
             b["action"] = serde_json::json!(action);
@@ -495,5 +507,17 @@ mod tests {
             );
         }
         assert_eq!(pull_request_number("feature/pull-request:7"), None);
+        // Only the keep label matters among label changes.
+        let mut b = body.clone();
+        b["action"] = serde_json::json!("labeled");
+        b["label"] = serde_json::json!({"name": "preview:keep"});
+        let r = WebhookRequest {
+            body: b.to_string().into_bytes(),
+            ..request.clone()
+        };
+        assert_eq!(
+            github_change(&r).unwrap().map(|c| c.change),
+            Some(Change::Relabeled)
+        );
     }
 }

@@ -313,6 +313,9 @@ where
                 reason: reason.into(),
             });
         }
+        if change.change == Change::Relabeled {
+            return self.relabel(change).await;
+        }
         if change.change == Change::Updated {
             return match &change.pull_request {
                 Some(_) => self.synchronize(change).await,
@@ -392,6 +395,10 @@ where
             reason
         };
         match (change.change, exists) {
+            // Never reached (handled before); a label change creates and deletes nothing.
+            (Change::Relabeled, _) => Ok(Some(Outcome::Skipped {
+                reason: "a label change creates and deletes nothing".into(),
+            })),
             (Change::Created, Ok(true)) | (Change::Deleted | Change::Updated, Ok(false)) => {
                 Ok(None)
             }
@@ -689,6 +696,36 @@ where
                 })
             }
         }
+    }
+
+    /// The keep label added or removed: the comment says whether the preview is kept. Nothing
+    /// else changes (the sweep reads the label itself).
+    async fn relabel(&self, change: &BranchChange) -> Result<Outcome, HandlerError> {
+        let name = self.stack_name(&change.repository, &change.branch);
+        let (Some(pr), Some(stack)) = (&change.pull_request, self.stacks.find(&name).await?) else {
+            return Ok(Outcome::Skipped {
+                reason: "no preview".into(),
+            });
+        };
+        if !owned_by(&stack, &change.repository, &change.branch) {
+            return Ok(Outcome::NotOurs {
+                stack: name,
+                reason: "its tags do not say Tollgate created it for this pull request".into(),
+            });
+        }
+        let note = Note {
+            status: &stack.status,
+            event: "labels changed",
+            head_sha: Some(&pr.head_sha),
+            labels: Some(&pr.labels),
+            ..Note::default()
+        };
+        self.comment(&change.repository, pr.number, &name, Some(&stack), note)
+            .await;
+        Ok(Outcome::Updated {
+            stack: name,
+            changed: false,
+        })
     }
 
     /// A pull request's new commits: activity recorded, `HeadSha` updated, the comment edited.

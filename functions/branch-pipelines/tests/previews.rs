@@ -255,6 +255,17 @@ impl World {
 
     /// A signed `pull_request` delivery through the HTTP API; the parsed answer body.
     async fn pull_request(&self, action: &str, number: u64, sha: &str) -> Value {
+        self.pull_request_with(action, number, sha, None).await
+    }
+
+    /// [`Self::pull_request`], for a `labeled` / `unlabeled` delivery about `label`.
+    async fn pull_request_with(
+        &self,
+        action: &str,
+        number: u64,
+        sha: &str,
+        label: Option<&str>,
+    ) -> Value {
         let labels: Vec<Value> = {
             let s = self.github.0.lock().expect("lock");
             s.pulls
@@ -265,7 +276,8 @@ impl World {
         let body = json!({"action": action, "number": number,
             "pull_request": {"number": number, "draft": false, "state": "open", "labels": labels,
                              "head": {"ref": format!("feature/pr-{number}"), "sha": sha}},
-            "repository": {"full_name": REPO, "default_branch": "main"}})
+            "repository": {"full_name": REPO, "default_branch": "main"},
+            "label": label.map(|name| json!({"name": name}))})
         .to_string();
         let event = json!({"version": "2.0", "routeKey": "POST /webhooks/github",
             "headers": {"x-github-event": "pull_request", "x-github-delivery": unique("delivery"),
@@ -590,4 +602,36 @@ async fn a_late_deletion_event_of_a_reopened_pull_requests_old_stack_leaves_the_
         "{}",
         w.comments(31)[0]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_the_keep_label_says_on_the_comment_that_the_preview_is_kept() {
+    let w = world(30).await;
+    w.open(41, &[]);
+    w.pull_request("opened", 41, "aaaaaaa9").await;
+    assert!(
+        w.comments(41)[0].contains("| Deleted if idle after | 20"),
+        "{}",
+        w.comments(41)[0]
+    );
+    w.open(41, &["preview:keep"]);
+    let out = w
+        .pull_request_with("labeled", 41, "aaaaaaa9", Some("preview:keep"))
+        .await;
+    assert_eq!(out["outcome"], "updated", "{out}");
+    let comments = w.comments(41);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].contains("never: kept by the label preview:keep"),
+        "{}",
+        comments[0]
+    );
+    // Another label changes nothing.
+    let writes = w.writes(41);
+    let out = w
+        .pull_request_with("labeled", 41, "aaaaaaa9", Some("needs-review"))
+        .await;
+    assert_eq!(out["outcome"], "ignored", "{out}");
+    assert_eq!(w.writes(41), writes);
+    assert_eq!(w.stacks().await.len(), 1);
 }
