@@ -240,7 +240,10 @@ def situations(world: Approvals, result):
                  "dropped: no email, nothing rejected, the token in no log line",
                  checks="GetPipelineState (the front's stand-in) before any email")
 
-    # 10. The sample events in events/ (the story created the approval they refer to).
+    # 10. A CodePipeline release whose GitHub commit was authored by one of the approvers.
+    yield from commit_author_story(world, result)
+
+    # 11. The sample events in events/ (the story created the approval they refer to).
     for function, name, check in (
         ("approval-mailer", "approval-mailer.step-functions.json", lambda a: isinstance(a, dict) and a.get("sentTo") == 2),
         ("approval-mailer", "approval-mailer.codepipeline-sns.json", lambda a: isinstance(a, dict) and a.get("sentTo") == 1),
@@ -262,7 +265,7 @@ def situations(world: Approvals, result):
         yield result(f"{function} with the sample event {name}", "sample event", f"{kind}: {json.dumps(shown)[:300]}",
                      ok, expected, checks=f"events/{name}")
 
-    # 11. Logs.
+    # 12. Logs.
     logs = world.logs()
     tokens = world.tokens_seen()
     leaked = [t for t in tokens if t in logs] + [k for k in (SAMPLE_KEY,) if k in logs]
@@ -270,6 +273,73 @@ def situations(world: Approvals, result):
                  f"{logs.count(chr(10))} log lines, {len(tokens)} task tokens and the key checked: " + ("LEAKED" if leaked else "none in the logs"),
                  bool(tokens) and not leaked and "approval emails sent" in logs,
                  "no task token in any log line", checks=f"the functions' log, {relative(world.log)}")
+
+
+def commit_author_story(world: Approvals, result):
+    """A GitHub-sourced pipeline (moto; its execution's source revision seeded in the front's
+    history) waits for approval; the commit's author, per the GitHub stand-in over HTTP, is the
+    release manager: the real approval-mailer leaves them out and emails only QA, naming them."""
+    from ..github import Commit, GitHubStandIn
+
+    manager, qa = "release.manager@example.com", "qa.lead@example.com"
+    session = _session()
+    box = world.box
+    repository, sha, token = "octo-org/orders-api", "9fceb02d0ae598e95dc970b74767f19372d61af8", uuid.uuid4().hex
+    pipeline, execution, approval_token = f"orders-api-{uuid.uuid4().hex[:8]}", str(uuid.uuid4()), str(uuid.uuid4())
+    iam = session.client("iam", endpoint_url=box.url)
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"},
+                                                     "Action": "sts:AssumeRole"}]}
+    try:
+        iam.create_role(RoleName="tollgate-approvals-story-codepipeline", AssumeRolePolicyDocument=json.dumps(trust))
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+    session.client("codepipeline", endpoint_url=box.url).create_pipeline(pipeline={
+        "name": pipeline, "roleArn": f"arn:aws:iam::{ACCOUNT}:role/tollgate-approvals-story-codepipeline",
+        "artifactStore": {"type": "S3", "location": "tollgate-approvals-story-artifacts"},
+        "stages": [
+            {"name": "Source", "actions": [{"name": "Source", "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeStarSourceConnection", "version": "1"},
+                                            "configuration": {"ConnectionArn": f"arn:aws:codeconnections:{REGION}:{ACCOUNT}:connection/0d6e7a5c",
+                                                              "FullRepositoryId": repository, "BranchName": "main"},
+                                            "outputArtifacts": [{"name": "SourceOutput"}]}]},
+            {"name": "Approve", "actions": [{"name": "ReleaseManager", "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}}]},
+        ]})
+    now = int(time.time())
+    with box.fake.lock:
+        box.fake.pipeline_history[pipeline] = [{
+            "pipelineExecutionId": execution, "status": "InProgress", "startTime": now, "lastUpdateTime": now, "pipelineVersion": 1,
+            "executionMode": "SUPERSEDED", "executionType": "STANDARD", "trigger": {"triggerType": "Webhook"}, "actions": [],
+            "artifactRevisions": [{"name": "SourceOutput", "revisionId": sha, "revisionSummary": "Ship the new checkout",
+                                   "revisionUrl": f"https://github.com/{repository}/commit/{sha}"}]}]
+        state = waiting_pipeline_state(approval_token)
+        for stage in state:
+            stage["latestExecution"]["pipelineExecutionId"] = execution
+        box.fake.pipeline_states[pipeline] = state
+    secret = session.client("secretsmanager", endpoint_url=box.url).create_secret(
+        Name=f"tollgate-github-token-{uuid.uuid4().hex[:8]}", SecretString=json.dumps({"token": token}))["ARN"]
+    event = sample("approval-mailer.codepipeline-sns.json")
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    message["approval"].update({"pipelineName": pipeline, "token": approval_token,
+                                "customData": json.dumps({"approvers": [manager, qa], "summary": "Release orders-api 2.4."})})
+    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    known = {a: len(sent_emails(a)) for a in (manager, qa)}
+    with GitHubStandIn(token) as github:
+        github.add_repository(repository, [Commit(sha, now, "Ship the new checkout", "release-manager", manager)])
+        mailer = world.mailer_with_github(github.url, secret)
+        try:
+            kind, answer = mailer.invoke(event)
+        finally:
+            mailer.close()
+        asked_github = [r for r in github.requests if r[0] == f"/repos/{repository}/commits/{sha}"]
+    time.sleep(0.5)
+    new = {a: sent_emails(a)[known[a]:] for a in (manager, qa)}
+    html = new[qa][0]["html"] if new[qa] else ""
+    yield result("a CodePipeline release whose GitHub commit the release manager wrote: they get no link; QA does, told who asked",
+                 "request refused",
+                 f"{kind}: {json.dumps(answer)[:200]}; GitHub asked {len(asked_github)}x; emails: manager {len(new[manager])}, QA {len(new[qa])}",
+                 kind == "response" and isinstance(answer, dict) and answer.get("sentTo") == 1 and not new[manager]
+                 and len(new[qa]) == 1 and manager in html and sha in html and asked_github and asked_github[0][2] == 200,
+                 "one email, to QA, naming the release manager as requester and the source revision",
+                 checks="GetPipelineState, GetPipelineExecution, GetPipeline, then GitHub's commit (the stand-in, over HTTP)")
 
 
 def serve(box, json_line: bool) -> None:

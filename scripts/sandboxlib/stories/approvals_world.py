@@ -258,6 +258,13 @@ class Approvals:
                 part.close()
         self.api = self.api_function = self.mailer = None
 
+    def mailer_with_github(self, github_url: str, token_secret_arn: str) -> Function:
+        """Another approval-mailer (the caller closes it) whose GitHubApiUrl and
+        GitHubTokenSecretArn are a GitHub stand-in's and a secret holding its token."""
+        env = self.lambda_env("approval-mailer", self.api.url)
+        env.update({"GITHUB_API_URL": github_url, "GITHUB_TOKEN_SECRET_ARN": token_secret_arn})
+        return Function(self.binary("approval-mailer"), env, 1, self.log, self.arn("approval-mailer"), 60)
+
     # -------------------------------------------------------------- what a story does
     def start_release(self, release: str, changed: int, approvers: list[str]) -> str:
         return self.sfn.start_execution(
