@@ -518,13 +518,16 @@ def _seed_ledger(box, pipeline: str, prior: int, until: int, commit: str) -> Non
 def bench_history(box, profile: str = "release", events: int = 20) -> list[dict]:
     """For scripts/bench.py's history row: one warm dora-lead-time (one process, as a warm Lambda
     instance) handles `events` new deployments of each of three pipelines whose ledgers already
-    hold 10, 1,000 and 10,000 deployments (seeded straight into the sandbox's DynamoDB), the
-    pipelines taken in turn so that the machine's load falls on all three alike, and all three in
-    one table, so that moto's per-table costs (it copies the whole table for each TransactWriteItems)
-    fall on them alike too. Per event: the time from handing it out to the answer, the items
-    DynamoDB read (what it bills reads by: Query's ScannedCount, GetItem's item) and the read
-    requests, from the front's DynamoDbMeter, the time moto took to answer them, and the CPU time
-    the calculator's process spent (its threads' schedstat). One dict per history size."""
+    hold 10, 1,000 and 10,000 deployments (seeded straight into the sandbox's DynamoDB). The
+    pipelines take turns, in a new order each round, so that the machine's load falls on all three
+    alike; all three are in one table, so that moto's per-table costs (it copies the whole table
+    for each TransactWriteItems) fall on them alike too. Per event: the time from handing it out
+    to the answer, the items DynamoDB read (what it bills reads by: Query's ScannedCount,
+    GetItem's item) and the read requests, from the front's DynamoDbMeter, the time moto took to
+    answer them, and the CPU time the calculator's process spent (its threads' schedstat). One
+    dict per history size."""
+    import gc
+    import random
     import statistics
 
     from ..front import DynamoDbMeter
@@ -587,9 +590,13 @@ def bench_history(box, profile: str = "release", events: int = 20) -> list[dict]
             kind, answer = warm.invoke(event(pipeline))
             if kind != "response":
                 raise RuntimeError(f"{function} did not answer ({kind}): {str(answer)[:300]}")
+        order = list(pipelines.items())
+        shuffle = random.Random(17).shuffle  # the same order every run, different in each round
         for _ in range(events):
-            for prior, pipeline in pipelines.items():
+            shuffle(order)
+            for prior, pipeline in order:
                 payload = event(pipeline)
+                gc.collect()  # moto's garbage (it copies the table per transaction) is not the next event's
                 meter.take()
                 cpu = cpu_ms()
                 started = time.perf_counter()
