@@ -16,7 +16,7 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::byte_stream::ByteStream;
+use aws_smithy_types::byte_stream::{AggregatedBytes, ByteStream};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -241,6 +241,25 @@ impl GitHubCommits {
         query: &str,
         action: &str,
     ) -> Result<Option<T>, DoraError> {
+        // The request itself is not generic: one copy of it in the binary, whatever `T`.
+        let Some((status, body)) = self.get_body(route, query, action).await? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&body.into_bytes())
+            .map(Some)
+            .map_err(|e| DoraError::GitHub {
+                action: action.to_string(),
+                reason: format!("{status} with a body that is not the expected JSON: {e}"),
+            })
+    }
+
+    /// The status and body of a 2xx answer to GET `route`, `None` on 404 or 422, else an error.
+    async fn get_body(
+        &self,
+        route: &str,
+        query: &str,
+        action: &str,
+    ) -> Result<Option<(u16, AggregatedBytes)>, DoraError> {
         let failed = |reason: String| DoraError::GitHub {
             action: action.to_string(),
             reason,
@@ -268,16 +287,12 @@ impl GitHubCommits {
         let body = ByteStream::new(response.into_body())
             .collect()
             .await
-            .map_err(|e| failed(error_chain(&e)))?
-            .into_bytes();
+            .map_err(|e| failed(error_chain(&e)))?;
         match status {
-            200..=299 => serde_json::from_slice(&body).map(Some).map_err(|e| {
-                failed(format!(
-                    "{status} with a body that is not the expected JSON: {e}"
-                ))
-            }),
+            200..=299 => Ok(Some((status, body))),
             404 | 422 => Ok(None),
             _ => {
+                let body = body.into_bytes();
                 let kind = match status {
                     403 | 429 => "rate limited or forbidden",
                     500..=599 => "server error",
