@@ -303,33 +303,41 @@ def commit_author_story(world: Approvals, result):
                                             "outputArtifacts": [{"name": "SourceOutput"}]}]},
             {"name": "Approve", "actions": [{"name": "ReleaseManager", "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}}]},
         ]})
-    now = int(time.time())
-    with box.fake.lock:
-        box.fake.pipeline_history[pipeline] = [{
-            "pipelineExecutionId": execution, "status": "InProgress", "startTime": now, "lastUpdateTime": now, "pipelineVersion": 1,
-            "executionMode": "SUPERSEDED", "executionType": "STANDARD", "trigger": {"triggerType": "Webhook"}, "actions": [],
-            "artifactRevisions": [{"name": "SourceOutput", "revisionId": sha, "revisionSummary": "Ship the new checkout",
-                                   "revisionUrl": f"https://github.com/{repository}/commit/{sha}"}]}]
-        state = waiting_pipeline_state(approval_token)
-        for stage in state:
-            stage["latestExecution"]["pipelineExecutionId"] = execution
-        box.fake.pipeline_states[pipeline] = state
-    secret = session.client("secretsmanager", endpoint_url=box.url).create_secret(
-        Name=f"tollgate-github-token-{uuid.uuid4().hex[:8]}", SecretString=json.dumps({"token": token}))["ARN"]
-    event = sample("approval-mailer.codepipeline-sns.json")
-    message = json.loads(event["Records"][0]["Sns"]["Message"])
-    message["approval"].update({"pipelineName": pipeline, "token": approval_token,
-                                "customData": json.dumps({"approvers": [manager, qa], "summary": "Release orders-api 2.4."})})
-    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
-    known = {a: len(sent_emails(a)) for a in (manager, qa)}
-    with GitHubStandIn(token) as github:
-        github.add_repository(repository, [Commit(sha, now, "Ship the new checkout", "release-manager", manager)])
-        mailer = world.mailer_with_github(github.url, secret)
-        try:
-            kind, answer = mailer.invoke(event)
-        finally:
-            mailer.close()
-        asked_github = [r for r in github.requests if r[0] == f"/repos/{repository}/commits/{sha}"]
+    # The sandbox is shared with the stories told after this one (DORA's backfill counts every
+    # pipeline it finds), so the release's pipeline is gone again once the mailer has answered.
+    try:
+        now = int(time.time())
+        with box.fake.lock:
+            box.fake.pipeline_history[pipeline] = [{
+                "pipelineExecutionId": execution, "status": "InProgress", "startTime": now, "lastUpdateTime": now, "pipelineVersion": 1,
+                "executionMode": "SUPERSEDED", "executionType": "STANDARD", "trigger": {"triggerType": "Webhook"}, "actions": [],
+                "artifactRevisions": [{"name": "SourceOutput", "revisionId": sha, "revisionSummary": "Ship the new checkout",
+                                       "revisionUrl": f"https://github.com/{repository}/commit/{sha}"}]}]
+            state = waiting_pipeline_state(approval_token)
+            for stage in state:
+                stage["latestExecution"]["pipelineExecutionId"] = execution
+            box.fake.pipeline_states[pipeline] = state
+        secret = session.client("secretsmanager", endpoint_url=box.url).create_secret(
+            Name=f"tollgate-github-token-{uuid.uuid4().hex[:8]}", SecretString=json.dumps({"token": token}))["ARN"]
+        event = sample("approval-mailer.codepipeline-sns.json")
+        message = json.loads(event["Records"][0]["Sns"]["Message"])
+        message["approval"].update({"pipelineName": pipeline, "token": approval_token,
+                                    "customData": json.dumps({"approvers": [manager, qa], "summary": "Release orders-api 2.4."})})
+        event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+        known = {a: len(sent_emails(a)) for a in (manager, qa)}
+        with GitHubStandIn(token) as github:
+            github.add_repository(repository, [Commit(sha, now, "Ship the new checkout", "release-manager", manager)])
+            mailer = world.mailer_with_github(github.url, secret)
+            try:
+                kind, answer = mailer.invoke(event)
+            finally:
+                mailer.close()
+            asked_github = [r for r in github.requests if r[0] == f"/repos/{repository}/commits/{sha}"]
+    finally:
+        session.client("codepipeline", endpoint_url=box.url).delete_pipeline(name=pipeline)
+        with box.fake.lock:
+            box.fake.pipeline_history.pop(pipeline, None)
+            box.fake.pipeline_states.pop(pipeline, None)
     time.sleep(0.5)
     new = {a: sent_emails(a)[known[a]:] for a in (manager, qa)}
     html = new[qa][0]["html"] if new[qa] else ""
