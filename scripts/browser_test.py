@@ -1,8 +1,10 @@
 """The approval page in a real headless Chromium: the link from the email opens the page, the
 page and its headers are checked, Approve is clicked and the workflow resumes; a plain GET of
 every link in the email (what a mail scanner does) leaves the approval PENDING; Reject without a
-reason is held back by the browser, with one it fails the workflow. JavaScript is switched off
-in the browser: the page must work without it.
+reason is held back by the browser, with one it fails the workflow; a group quorum asked for by
+the release manager shows each group's progress, counts a member of both groups once and never
+mails the requester a link, and a request only the requester could approve is refused.
+JavaScript is switched off in the browser: the page must work without it.
 
 Runs with .tools/browser's Python (selenium); scripts/browser_test.sh installs what it needs.
 It starts `sandbox.py run --only approvals --serve --json` (the sandbox, the real binaries, the local HTTP API)
@@ -36,6 +38,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parent.parent
 MANAGER = "release.manager@example.com"
+QA, SECURITY = "qa.lead@example.com", "security.lead@example.com"  # the sandbox's ApproverGroups
 
 
 def target_dir() -> Path:
@@ -45,8 +48,13 @@ def target_dir() -> Path:
 
 def call(method: str, url: str, body: dict | None = None) -> dict:
     data = json.dumps(body).encode() if body is not None else None
-    with urllib.request.urlopen(urllib.request.Request(url, data=data, method=method), timeout=60) as response:
-        return json.loads(response.read())
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, method=method), timeout=60) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        if error.code != 422:  # a refused approval request answers 422 with its reason
+            raise
+        return json.loads(error.read())
 
 
 def plain_get(url: str) -> int:
@@ -213,8 +221,53 @@ def run(api: str, shots: Path | None, checks: Checks, profile: Path) -> None:
         checks.check(done["status"] == "FAILED" and done.get("error") == "ApprovalRejected"
                      and "Error budget exhausted" in (done.get("cause") or ""),
                      "Reject with a reason fails the execution with ApprovalRejected and the reason", json.dumps(done))
+
+        groups(api, driver, shot, checks)
     finally:
         driver.quit()
+
+
+def groups(api: str, driver: webdriver.Chrome, shot, checks: Checks) -> None:
+    """Approver groups and the requester: one approval from each of release and security, asked
+    for by the release manager (a member of release). qa.lead is in both groups, one person and one
+    vote; the requester gets no link; a request the requester alone could approve is refused."""
+    refused = call("POST", f"{api}/_sandbox/releases", {"approvers": [MANAGER], "requestedBy": MANAGER, "release": "orders-api 2.5"})
+    reason = (refused.get("refused") or {}).get("reason") or ""
+    checks.check((refused.get("refused") or {}).get("errorType") == "ApprovalRequestInvalid" and MANAGER in reason
+                 and not refused.get("emails"),
+                 "the release manager asking only themselves to approve their release is refused, and nobody is emailed",
+                 json.dumps(refused)[:400])
+
+    release = call("POST", f"{api}/_sandbox/releases", {
+        "approvers": ["group:release", "group:security"], "requiredApprovals": {"release": 1, "security": 1},
+        "requestedBy": MANAGER, "release": "orders-api 2.6", "changedResources": 12})
+    emails = release.get("emails") or {}
+    if not checks.check(sorted(emails) == [QA, SECURITY] and all(e.get("link") for e in emails.values()),
+                        "a release asking the release and security groups emails their members but not the requester",
+                        f"emails to {sorted(emails)}; {json.dumps(release)[:300]}"):
+        return
+    driver.get(emails[QA]["link"])
+    body = driver.find_element(By.TAG_NAME, "body").text
+    checks.check("Group release 0 of 1: 1 more needed" in body and "Group security 0 of 1: 1 more needed" in body,
+                 "the page shows what each group still needs", body[:600])
+    driver.find_element(By.ID, "reviewed").click()
+    driver.find_element(By.CSS_SELECTOR, "button.approve").click()
+    WebDriverWait(driver, 30).until(ec.text_to_be_present_in_element((By.TAG_NAME, "h1"), "recorded"))
+    body = driver.find_element(By.TAG_NAME, "body").text
+    running = call("GET", f"{api}/_sandbox/executions?arn={urllib.parse.quote(release['executionArn'])}")["status"]
+    checks.check(running == "RUNNING" and "1 more from" in body and QA in body,
+                 "qa.lead, a member of both groups, approves: one vote for one group, the release still waits for the other",
+                 f"execution {running}; page {body[:500]}")
+    shot(driver, "approval-groups.png")
+    driver.get(emails[SECURITY]["link"])
+    driver.find_element(By.ID, "reviewed").click()
+    driver.find_element(By.CSS_SELECTOR, "button.approve").click()
+    WebDriverWait(driver, 30).until(ec.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Approved"))
+    done = wait_for(api, release["executionArn"])
+    output = json.loads(done.get("output") or "{}").get("approval") or {}
+    checks.check(done["status"] == "SUCCEEDED" and sorted(output.get("approvedBy") or []) == [QA, SECURITY],
+                 "security.lead's approval meets both quorums: the execution SUCCEEDED with both approvers, not the requester",
+                 json.dumps(done)[:500])
 
 
 CAPTION = re.compile(r"(<!-- browser-caption -->).*?(<!-- /browser-caption -->)", re.S)

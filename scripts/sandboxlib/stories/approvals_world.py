@@ -84,6 +84,11 @@ def example_definition(queue_url: str) -> dict:
             return value.replace("${Region}", REGION)
         return value
 
+    # The template's example asks for 1 approval from nobody in particular; the sandbox's copy takes
+    # the quorum and the requester from the execution's input instead, so that `_sandbox/releases`
+    # (and the browser test through it) can try group quorums and a requester among the approvers.
+    payload = {k: v for k, v in payload.items() if k != "requiredApprovals"}
+    payload.update({"requiredApprovals.$": "$.requiredApprovals", "requestedBy.$": "$.requestedBy"})
     task["Resource"] = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
     task["Parameters"] = {"QueueUrl": queue_url, "MessageBody": substitute(payload)}
     return definition
@@ -200,18 +205,23 @@ class Approvals:
     def arn(self, function: str) -> str:
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:tollgate-{function}"
 
-    def release_for(self, approvers: list[str], release: str, changed: int) -> tuple[int, dict]:
-        """Starts the example workflow and waits for the approvers' emails; answers at once when
-        approval-mailer refuses the request (with its reason) or the workflow ends without asking."""
-        known = {a: len(sent_emails(a)) for a in approvers}
+    def release_for(self, approvers: list[str], release: str, changed: int, required=1,
+                    requested_by: str | None = None) -> tuple[int, dict]:
+        """Starts the example workflow and waits for the approvers' emails (a `group:<name>` entry
+        is its members, the requester left out); answers at once when approval-mailer refuses the
+        request (with its reason) or the workflow ends without asking."""
+        groups = json.loads(self.box.parameters.get("ApproverGroups") or "{}")
+        mailed = sorted({m.lower() for a in approvers for m in (groups.get(a[6:], []) if a.startswith("group:") else [a])}
+                        - {(requested_by or "").lower()})
+        known = {a: len(sent_emails(a)) for a in mailed}
         answered = len(self.mailer_answers)
-        arn = self.start_release(release, changed, approvers)
+        arn = self.start_release(release, changed, approvers, required, requested_by)
         self.executions.append(arn)
         deadline = time.monotonic() + 30
         emails: dict = {}
         while time.monotonic() < deadline:
-            emails = {a: m[-1] for a in approvers if len(m := sent_emails(a)) > known[a]}
-            if len(emails) == len(approvers):
+            emails = {a: m[-1] for a in mailed if len(m := sent_emails(a)) > known[a]}
+            if mailed and len(emails) == len(mailed):
                 break
             refused = [(k, p) for k, p in self.mailer_answers[answered:] if k != "response"]
             if refused:
@@ -266,10 +276,12 @@ class Approvals:
         return Function(self.binary("approval-mailer"), env, 1, self.log, self.arn("approval-mailer"), 60)
 
     # -------------------------------------------------------------- what a story does
-    def start_release(self, release: str, changed: int, approvers: list[str]) -> str:
+    def start_release(self, release: str, changed: int, approvers: list[str], required=1,
+                      requested_by: str | None = None) -> str:
         return self.sfn.start_execution(
             stateMachineArn=self.state_machine, name=f"release-{uuid.uuid4().hex[:12]}",
-            input=json.dumps({"release": release, "changedResources": changed, "approvers": approvers}))["executionArn"]
+            input=json.dumps({"release": release, "changedResources": changed, "approvers": approvers,
+                              "requiredApprovals": required, "requestedBy": requested_by}))["executionArn"]
 
     def wait_for_email(self, to: str, known: int = 0, timeout: float = 30) -> dict | None:
         deadline = time.monotonic() + timeout
@@ -316,14 +328,16 @@ class Approvals:
 
     # -------------------------------------------------------------- the sandbox's endpoints (serve)
     def admin(self, method: str, path: str, query: str, body: bytes):
-        """POST /_sandbox/releases {"approvers": [...], "changedResources": 42}: start the example
-        workflow and return the approval link from the email; GET /_sandbox/executions?arn=...:
+        """POST /_sandbox/releases {"approvers": [...], "changedResources": 42, "requiredApprovals":
+        1 or {"<group>": n}, "requestedBy": "<address>"}: start the example workflow and return the
+        approval links from the emails; GET /_sandbox/executions?arn=...:
         the execution; GET /_sandbox/approvals?link=...: the approval's state."""
         try:
             if method == "POST" and path == "/_sandbox/releases":
                 request = json.loads(body or b"{}")
                 approvers = request.get("approvers") or [SAMPLE_APPROVER]
-                return self.release_for(approvers, request.get("release", "orders-api 2.3"), int(request.get("changedResources", 42)))
+                return self.release_for(approvers, request.get("release", "orders-api 2.3"), int(request.get("changedResources", 42)),
+                                        request.get("requiredApprovals", 1), request.get("requestedBy"))
             params = dict(urllib.parse.parse_qsl(query))
             if method == "GET" and path == "/_sandbox/executions":
                 out = self.sfn.describe_execution(executionArn=params["arn"])
