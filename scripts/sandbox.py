@@ -30,6 +30,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -91,16 +93,53 @@ def build(binaries: list[str], why: str = "") -> None:
             " (cargo prints a line per crate as it goes); later builds take seconds.")
     command = ["cargo", "build", "--workspace", *(arg for name in binaries for arg in ("--bin", name))]
     proc = None
+    started = last = time.monotonic()
+    done = threading.Event()
+
+    def heartbeat() -> None:
+        # One crate (an AWS SDK client, the fat link) can take a minute: say what rustc is on.
+        nonlocal last
+        while not done.wait(1):
+            if time.monotonic() - last >= HEARTBEAT_S:
+                err(f"  … still compiling ({time.monotonic() - started:.0f} s so far): busy with {(rustc_busy(proc.pid) if proc else '') or 'a build script or the linker'}")
+                last = time.monotonic()
+
     try:
         with uninterrupted():
-            proc = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL)
+            proc = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                    errors="replace", bufsize=1)
+        threading.Thread(target=heartbeat, daemon=True).start()
+        for line in proc.stderr:  # cargo's progress, passed on as it comes
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            last = time.monotonic()
         status = proc.wait()
     finally:
+        done.set()
         if proc is not None and proc.poll() is None:
             proc.terminate()
             proc.wait()
     if status != 0:
         raise SystemExit(f"the build failed ({' '.join(command)} exited with {status}); the errors are above")
+
+
+HEARTBEAT_S = 20  # the longest a build stays silent
+
+
+def rustc_busy(cargo_pid: int) -> str:
+    """The crates this cargo's rustc processes are compiling right now, for the heartbeat."""
+    crates = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+            parent = int((cmdline.parent / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent != cargo_pid:
+            continue
+        if args and args[0].endswith(b"rustc") and b"--crate-name" in args[:-1]:
+            crates.add(args[args.index(b"--crate-name") + 1].decode(errors="replace"))
+    return ", ".join(sorted(crates))
 
 
 def selected_stories(only: list[str] | None) -> list:
