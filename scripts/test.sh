@@ -42,8 +42,8 @@ kill "$sandbox_pid" 2>/dev/null || true
 wait "$sandbox_pid" 2>/dev/null || true
 
 step "end-to-end: the Lambda binaries under cargo lambda watch, against the sandbox"
-cargo build --workspace --bins --locked
-.tools/sandbox/bin/python scripts/sandbox.py e2e
+# Builds as run.sh does (no --workspace: the features cargo lambda watch's `cargo run --bin` selects).
+.tools/sandbox/bin/python scripts/sandbox.py e2e --build
 
 step "every function with every sample event: scripts/invoke.sh against scripts/run.sh --serve, no panic in any log"
 .tools/sandbox/bin/python scripts/test_invoke.py

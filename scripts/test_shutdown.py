@@ -225,7 +225,7 @@ def serve_parent_gone() -> None:
 
 def main() -> int:
     if not (target_dir() / "debug" / "health-gate").exists():
-        print("build the functions first: cargo build --workspace --bins", file=sys.stderr)
+        print("build the functions first: cargo build --bins", file=sys.stderr)
         return 2
     serve_sigterm()
     serve_parent_gone()
