@@ -15,6 +15,18 @@ done
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
   || { echo "needs Python 3.11 or newer as python3 (found: $(python3 --version 2>&1 || echo none))" >&2; exit 1; }
 
+# A cold build of the workspace and its tests takes about 9 GB under target/ (11 GB with
+# incremental compilation, which a one-off CI run gains nothing from). Say so up front rather than
+# fail half-way with "No space left on device".
+if [[ "${CI:-}" == true ]]; then export CARGO_INCREMENTAL=0; fi
+if [[ ! -d target/debug/deps ]]; then
+  free_kb=$(df -Pk "$root" | awk 'NR==2 {print $4}')
+  if (( free_kb < 12 * 1024 * 1024 )); then
+    echo "a cold build needs about 12 GB free under $root; $((free_kb / 1024 / 1024)) GB are free: free some space (cargo clean in other checkouts) and run again" >&2
+    exit 1
+  fi
+fi
+
 step "tools (pinned, into .tools/)"
 scripts/tools.sh
 
