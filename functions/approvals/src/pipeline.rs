@@ -154,9 +154,7 @@ impl LazyGitHub {
         token_secret: Option<String>,
         secrets: aws_sdk_secretsmanager::Client,
     ) -> Result<Self, String> {
-        octocrab::Octocrab::builder()
-            .base_uri(api_url.as_str())
-            .map_err(|e| e.to_string())?;
+        tollgate::github::api_url(&api_url).map_err(|e| e.to_string())?;
         Ok(LazyGitHub {
             api_url,
             token_secret: token_secret.filter(|s| !s.trim().is_empty()),
@@ -166,7 +164,6 @@ impl LazyGitHub {
     }
 
     async fn build(&self) -> Result<octocrab::Octocrab, String> {
-        // The token first: octocrab's builder is not Send, so it is made after the await.
         let token = match &self.token_secret {
             None => None,
             Some(arn) => {
@@ -187,16 +184,12 @@ impl LazyGitHub {
                 )
             }
         };
-        let builder = octocrab::Octocrab::builder()
-            .base_uri(self.api_url.as_str())
-            .map_err(|e| e.to_string())?
-            .set_connect_timeout(Some(GITHUB_TIMEOUT))
-            .set_read_timeout(Some(GITHUB_TIMEOUT));
-        match token {
-            Some(token) => builder.personal_token(token).build(),
-            None => builder.build(),
-        }
-        .map_err(|e| e.to_string())
+        let timeouts = tollgate::github::Timeouts {
+            connect: GITHUB_TIMEOUT,
+            read: GITHUB_TIMEOUT,
+        };
+        tollgate::github::client(&self.api_url, token.as_deref(), timeouts)
+            .map_err(|e| e.to_string())
     }
 
     /// The author email of `sha` in `repository` (`owner/repo`).

@@ -566,6 +566,13 @@ impl GitHubToken {
     }
 }
 
+/// How long a connection to GitHub may take to open, and how long a response may leave a read
+/// waiting (the function has 60 s in all).
+pub const GITHUB_TIMEOUTS: tollgate::github::Timeouts = tollgate::github::Timeouts {
+    connect: std::time::Duration::from_secs(5),
+    read: std::time::Duration::from_secs(10),
+};
+
 fn is_not_found(err: &octocrab::Error) -> bool {
     matches!(err, octocrab::Error::GitHub { source, .. } if source.status_code.as_u16() == 404)
 }
@@ -584,12 +591,7 @@ impl Branches {
                 if text.is_none() {
                     tracing::warn!(secret = %token.secret.secret_id, "the GitHub token secret holds no token yet: GitHub is called without one (public repositories only, no pull request comment)");
                 }
-                let builder = octocrab::Octocrab::builder().base_uri(token.api_url.as_str());
-                let built = match text {
-                    Some(text) => builder.and_then(|b| b.personal_token(text).build()),
-                    None => builder.and_then(|b| b.build()),
-                };
-                built.map_err(|e| AwsError {
+                tollgate::github::client(&token.api_url, text.as_deref(), GITHUB_TIMEOUTS).map_err(|e| AwsError {
                     action: "GitHub client".into(),
                     reason: e.to_string(),
                 })

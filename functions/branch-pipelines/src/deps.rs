@@ -169,9 +169,7 @@ async fn build(env: &impl Env) -> Result<AwsDeps, ConfigError> {
         .unwrap_or_else(|| "https://api.github.com".into());
     let sdk = tollgate::aws::load(env).await?;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let github = octocrab::Octocrab::builder()
-        .base_uri(api_url.as_str())
-        .and_then(|b| b.build())
+    let github = tollgate::github::client(&api_url, None, crate::adapters::GITHUB_TIMEOUTS)
         .map_err(|e| invalid("GITHUB_API_URL", &api_url, e))?;
     // The token is read on the first GitHub call, not at start-up: without it (or while its
     // secret cannot be read) everything that does not need GitHub still works.

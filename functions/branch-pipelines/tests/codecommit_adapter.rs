@@ -25,11 +25,12 @@ fn branches(rules: &[&Rule]) -> Branches {
             |c| c.retry_config(fast_retries())
         ),
         // Never called for CodeCommit; a closed port makes any call fail loudly.
-        github: octocrab::Octocrab::builder()
-            .base_uri("http://127.0.0.1:9")
-            .expect("url")
-            .build()
-            .expect("octocrab"),
+        github: tollgate::github::client(
+            "http://127.0.0.1:9",
+            None,
+            branch_pipelines::adapters::GITHUB_TIMEOUTS,
+        )
+        .expect("a GitHub client"),
         token: None,
     }
 }

@@ -169,11 +169,12 @@ async fn a_delete_failed_stack_with_a_refilled_versioned_bucket_is_emptied_and_r
         },
         branches: Branches {
             codecommit: aws_sdk_codecommit::Client::new(&sdk),
-            github: octocrab::Octocrab::builder()
-                .base_uri("http://127.0.0.1:9")
-                .expect("url")
-                .build()
-                .expect("octocrab"),
+            github: tollgate::github::client(
+                "http://127.0.0.1:9",
+                None,
+                branch_pipelines::adapters::GITHUB_TIMEOUTS,
+            )
+            .expect("a GitHub client"),
             token: None,
         },
         secret: FixedSecret(b"unused".to_vec()),

@@ -158,11 +158,12 @@ async fn a_failed_previews_comment_names_the_failed_resource_and_cloudformations
         },
         branches: Branches {
             codecommit: aws_sdk_codecommit::Client::new(&sdk),
-            github: octocrab::Octocrab::builder()
-                .base_uri(github.uri())
-                .expect("url")
-                .build()
-                .expect("octocrab"),
+            github: tollgate::github::client(
+                &github.uri(),
+                None,
+                branch_pipelines::adapters::GITHUB_TIMEOUTS,
+            )
+            .expect("a GitHub client"),
             token: None,
         },
         secret: FixedSecret(b"unused".to_vec()),

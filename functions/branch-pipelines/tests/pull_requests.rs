@@ -161,11 +161,12 @@ async fn world(mode: Mode) -> World {
         },
         branches: Branches {
             codecommit: aws_sdk_codecommit::Client::new(&sdk),
-            github: octocrab::Octocrab::builder()
-                .base_uri(server.uri())
-                .expect("url")
-                .build()
-                .expect("octocrab"),
+            github: tollgate::github::client(
+                &server.uri(),
+                None,
+                branch_pipelines::adapters::GITHUB_TIMEOUTS,
+            )
+            .expect("a GitHub client"),
             token: None,
         },
         secret: FixedSecret(SECRET.as_bytes().to_vec()),

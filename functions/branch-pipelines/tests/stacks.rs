@@ -121,11 +121,12 @@ async fn world(github_url: &str, max_stacks: usize) -> World {
     let table = create_state_table(&dynamo).await;
     let cfn = aws_sdk_cloudformation::Client::new(&sdk);
     let prefix = short_prefix();
-    let github = octocrab::Octocrab::builder()
-        .base_uri(github_url)
-        .expect("github url")
-        .build()
-        .expect("octocrab");
+    let github = tollgate::github::client(
+        github_url,
+        None,
+        branch_pipelines::adapters::GITHUB_TIMEOUTS,
+    )
+    .expect("a GitHub client");
     let existing = Existing::default();
     let deps = Deps {
         settings: Settings {

@@ -1,5 +1,5 @@
 //! Adapters behind small traits: `MetricSink` (CloudWatch), `CommitHistory` (GitHub's REST API
-//! over the AWS SDK's own HTTPS connector), `OpsItems` (SSM GetOpsItem) and `PipelineHistory`
+//! through octocrab, over the AWS SDK's own HTTPS connector), `OpsItems` (SSM GetOpsItem) and `PipelineHistory`
 //! (CodePipeline), and `Accounts`,
 //! the clients that read another account's pipelines and OpsItems (sts:AssumeRole).
 
@@ -10,13 +10,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-use aws_smithy_runtime_api::client::http::{
-    HttpConnector, HttpConnectorSettings, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::DateTime;
-use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::byte_stream::{AggregatedBytes, ByteStream};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -158,18 +152,14 @@ pub trait CommitHistory: Send + Sync {
     ) -> impl Future<Output = Result<Option<CommitInfo>, DoraError>> + Send;
 }
 
-/// The production [`CommitHistory`]: GitHub's REST API (no retries: a rate limit or a 5xx is
-/// returned as an error so that EventBridge retries the event).
-///
-/// Requests go through the HTTPS connector the AWS SDK already links (`aws-smithy-http-client`,
-/// rustls on aws-lc-rs), so the binary carries one HTTP stack, not a second one for GitHub.
+/// The production [`CommitHistory`]: GitHub's REST API through octocrab (no retries: a rate limit
+/// or a 5xx is returned as an error so that EventBridge retries the event), over the HTTPS
+/// connector the AWS SDK already links ([`tollgate::github::client`]).
 #[derive(Clone)]
 pub struct GitHubCommits {
-    /// `GITHUB_API_URL` without a trailing `/` (GitHub Enterprise Server: `https://<host>/api/v3`).
+    /// `GITHUB_API_URL` (GitHub Enterprise Server: `https://<host>/api/v3`).
     api_url: String,
-    /// `Bearer <token>`.
-    authorization: String,
-    connector: SharedHttpConnector,
+    client: octocrab::Octocrab,
 }
 
 impl std::fmt::Debug for GitHubCommits {
@@ -181,55 +171,31 @@ impl std::fmt::Debug for GitHubCommits {
     }
 }
 
-/// How long a connection to GitHub may take to open, and a response to start arriving.
-pub const GITHUB_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long GitHub may leave a response waiting between reads.
-pub const GITHUB_READ_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a connection to GitHub may take to open, and how long a response may leave a read
+/// waiting.
+pub const GITHUB_TIMEOUTS: tollgate::github::Timeouts = tollgate::github::Timeouts {
+    connect: Duration::from_secs(5),
+    read: Duration::from_secs(20),
+};
 
 /// `url` if it can be GitHub's API root (`http(s)://host[:port][/path]`), without a trailing `/`.
 pub fn github_api_url(url: &str) -> Result<String, String> {
-    let uri: http::Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
-    match uri.scheme_str() {
-        Some("https" | "http") => {}
-        _ => return Err("the URL must start with https:// (or http://)".into()),
-    }
-    if uri.authority().is_none() {
-        return Err("the URL has no host".into());
-    }
-    if uri.query().is_some() {
-        return Err("the URL must not have a query string".into());
-    }
-    Ok(url.trim_end_matches('/').to_string())
-}
-
-/// GitHub's error body (`{"message": ...}`).
-#[derive(Deserialize)]
-struct GitHubMessage {
-    #[serde(default)]
-    message: String,
+    tollgate::github::api_url(url)
+        .map(|_| url.trim_end_matches('/').to_string())
+        .map_err(|e| match e {
+            tollgate::github::ClientError::ApiUrl { reason, .. } => reason,
+            other => other.to_string(),
+        })
 }
 
 impl GitHubCommits {
     /// A client of the API at `api_url` (see [`github_api_url`]) authenticated with `token`.
     pub fn new(api_url: &str, token: &str) -> Result<Self, String> {
-        let api_url = github_api_url(api_url)?;
-        let authorization = format!("Bearer {token}");
-        // Checked here, so that sending it cannot fail (the message never shows the token).
-        http::HeaderValue::from_str(&authorization)
-            .map_err(|_| "the token holds characters an HTTP header cannot carry".to_string())?;
-        let settings = HttpConnectorSettings::builder()
-            .connect_timeout(GITHUB_CONNECT_TIMEOUT)
-            .read_timeout(GITHUB_READ_TIMEOUT)
-            .build();
-        let connector = aws_smithy_http_client::default_connector(
-            &settings,
-            aws_smithy_async::rt::sleep::default_async_sleep(),
-        )
-        .ok_or("no HTTPS connector is built in")?;
+        let client = tollgate::github::client(api_url, Some(token), GITHUB_TIMEOUTS)
+            .map_err(|e| e.to_string())?;
         Ok(GitHubCommits {
-            api_url,
-            authorization,
-            connector,
+            api_url: api_url.trim_end_matches('/').to_string(),
+            client,
         })
     }
 
@@ -241,68 +207,30 @@ impl GitHubCommits {
         query: &str,
         action: &str,
     ) -> Result<Option<T>, DoraError> {
-        // The request itself is not generic: one copy of it in the binary, whatever `T`.
-        let Some((status, body)) = self.get_body(route, query, action).await? else {
-            return Ok(None);
-        };
-        serde_json::from_slice(&body.into_bytes())
-            .map(Some)
-            .map_err(|e| DoraError::GitHub {
-                action: action.to_string(),
-                reason: format!("{status} with a body that is not the expected JSON: {e}"),
-            })
-    }
-
-    /// The status and body of a 2xx answer to GET `route`, `None` on 404 or 422, else an error.
-    async fn get_body(
-        &self,
-        route: &str,
-        query: &str,
-        action: &str,
-    ) -> Result<Option<(u16, AggregatedBytes)>, DoraError> {
-        let failed = |reason: String| DoraError::GitHub {
-            action: action.to_string(),
-            reason,
-        };
-        let mut request = HttpRequest::new(SdkBody::empty());
-        let uri = if query.is_empty() {
-            format!("{}{route}", self.api_url)
+        let route = if query.is_empty() {
+            route.to_string()
         } else {
-            format!("{}{route}?{query}", self.api_url)
+            format!("{route}?{query}")
         };
-        request
-            .set_uri(uri.as_str())
-            .map_err(|e| failed(format!("bad request URL: {e}")))?;
-        let headers = request.headers_mut();
-        headers.insert("authorization", self.authorization.clone());
-        headers.insert("accept", "application/vnd.github+json");
-        headers.insert("x-github-api-version", "2022-11-28");
-        headers.insert("user-agent", "tollgate-dora");
-        let response = self
-            .connector
-            .call(request)
-            .await
-            .map_err(|e| failed(error_chain(&e)))?;
-        let status = response.status().as_u16();
-        let body = ByteStream::new(response.into_body())
-            .collect()
-            .await
-            .map_err(|e| failed(error_chain(&e)))?;
-        match status {
-            200..=299 => Ok(Some((status, body))),
-            404 | 422 => Ok(None),
-            _ => {
-                let body = body.into_bytes();
+        match self.client.get::<T, _, ()>(&route, None).await {
+            Ok(body) => Ok(Some(body)),
+            Err(octocrab::Error::GitHub { source, .. }) => {
+                let status = source.status_code.as_u16();
                 let kind = match status {
+                    404 | 422 => return Ok(None),
                     403 | 429 => "rate limited or forbidden",
                     500..=599 => "server error",
                     _ => "refused",
                 };
-                let message = serde_json::from_slice::<GitHubMessage>(&body)
-                    .map(|m| m.message)
-                    .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(200).collect());
-                Err(failed(format!("{status} {kind}: {message}")))
+                Err(DoraError::GitHub {
+                    action: action.to_string(),
+                    reason: format!("{status} {kind}: {}", source.message),
+                })
             }
+            Err(other) => Err(DoraError::GitHub {
+                action: action.to_string(),
+                reason: error_chain(&other),
+            }),
         }
     }
 }
@@ -1029,8 +957,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_github_client_never_shows_its_token() {
+    #[tokio::test]
+    async fn the_github_client_never_shows_its_token() {
         let client =
             GitHubCommits::new("https://api.github.com", "ghp_secret_value").expect("a client");
         let shown = format!("{client:?}");
