@@ -207,13 +207,45 @@ impl GitHubCommits {
         query: &str,
         action: &str,
     ) -> Result<Option<T>, DoraError> {
+        // The request itself is not generic: one copy of it in the binary, whatever `T`.
+        let Some(body) = self.get_body(route, query, action).await? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(|e| DoraError::GitHub {
+                action: action.to_string(),
+                reason: format!("a body that is not the expected JSON: {e}"),
+            })
+    }
+
+    /// The body of a 2xx answer to GET `route`, `None` on 404 or 422, else an error.
+    async fn get_body(
+        &self,
+        route: &str,
+        query: &str,
+        action: &str,
+    ) -> Result<Option<Vec<u8>>, DoraError> {
         let route = if query.is_empty() {
             route.to_string()
         } else {
             format!("{route}?{query}")
         };
-        match self.client.get::<T, _, ()>(&route, None).await {
-            Ok(body) => Ok(Some(body)),
+        let failed = |reason: String| DoraError::GitHub {
+            action: action.to_string(),
+            reason,
+        };
+        let answered = match self.client._get(route.as_str()).await {
+            Ok(response) => octocrab::map_github_error(response).await,
+            Err(e) => Err(e),
+        };
+        match answered {
+            Ok(response) => self
+                .client
+                .body_to_string(response)
+                .await
+                .map(|text| Some(text.into_bytes()))
+                .map_err(|e| failed(error_chain(&e))),
             Err(octocrab::Error::GitHub { source, .. }) => {
                 let status = source.status_code.as_u16();
                 let kind = match status {
@@ -222,15 +254,9 @@ impl GitHubCommits {
                     500..=599 => "server error",
                     _ => "refused",
                 };
-                Err(DoraError::GitHub {
-                    action: action.to_string(),
-                    reason: format!("{status} {kind}: {}", source.message),
-                })
+                Err(failed(format!("{status} {kind}: {}", source.message)))
             }
-            Err(other) => Err(DoraError::GitHub {
-                action: action.to_string(),
-                reason: error_chain(&other),
-            }),
+            Err(other) => Err(failed(error_chain(&other))),
         }
     }
 }
